@@ -1,0 +1,55 @@
+"""show_config(): what this build of lrelu is and how it will run here."""
+
+import sys
+
+import numpy as np
+
+from ._version import __version__
+from . import _kernels, _threads
+
+try:  # written by setup.py at build time
+    from ._build_info import BUILD_INFO
+except ImportError:  # pragma: no cover - a source tree that was never built
+    BUILD_INFO = {}
+
+
+def config():
+    """The facts show_config() prints, as a dict (the CLI's ``lrelu info --json`` uses it)."""
+    openmp = _threads._openmp_info()
+    simd = _kernels._simd_info()
+    return {
+        "lrelu": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "numpy_built_against": BUILD_INFO.get("numpy"),
+        "openmp": openmp["enabled"],
+        "openmp_version": openmp["version"],
+        "openmp_flags": BUILD_INFO.get("openmp_flags"),
+        "threads": _threads.get_num_threads(),
+        "parallel_threshold_bytes": openmp["parallel_threshold_bytes"],
+        "forked_child": openmp["forked_child"],
+        "compiler": BUILD_INFO.get("compiler"),
+        "compile_args": BUILD_INFO.get("compile_args"),
+        "simd_baseline": simd["baseline"],
+        "simd_dispatch": simd["dispatch"],
+        "simd_selected": simd["selected"],
+    }
+
+
+def show_config(file=None):
+    """Print lrelu's version, NumPy's, OpenMP on/off, threads, the parallel threshold, the
+    compiler flags and the SIMD level in use."""
+    c = config()
+    openmp = f"on (OpenMP {c['openmp_version']}, flags {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
+    lines = [
+        f"lrelu {c['lrelu']}",
+        f"  python:             {c['python']}",
+        f"  numpy:              {c['numpy']} (built against {c['numpy_built_against']})",
+        f"  openmp:             {openmp}",
+        f"  threads:            {c['threads']}" + ("  (forked child: serial)" if c["forked_child"] else ""),
+        f"  parallel threshold: {c['parallel_threshold_bytes']} bytes per array",
+        f"  compiler:           {c['compiler']}",
+        f"  compile args:       {' '.join(c['compile_args'] or [])}",
+        f"  simd:               baseline {c['simd_baseline']}; compiled for {', '.join(c['simd_dispatch']) or 'none'}; using {c['simd_selected']}",
+    ]
+    print("\n".join(lines), file=file if file is not None else sys.stdout)

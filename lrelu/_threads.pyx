@@ -1,0 +1,120 @@
+# cython: language_level=3
+"""Thread control for lrelu's OpenMP kernels: how many threads, and when to use more than one."""
+
+import operator
+
+cdef extern from "lrelu_threads.h" nogil:
+    int lrelu_openmp_enabled()
+    int lrelu_openmp_version()
+    int lrelu_omp_max_threads()
+    int lrelu_install_atfork()
+    int lrelu_try_acquire_team()
+    void lrelu_release_team()
+    int lrelu_forked_child
+
+# Below this many bytes in the largest stream a call runs serially: starting the OpenMP team
+# costs more than the second core saves. Measured with bench/threshold.py (median of
+# alternating serial/parallel timings per size, in place and out of place, float32 and
+# float64) on the 2-core AMD EPYC dev machine; see BENCHMARKS.md, "Parallel threshold".
+# It also keeps NumPy's 8192-element buffered chunks (casting) and per-row calls on
+# non-contiguous views serial.
+cdef Py_ssize_t PARALLEL_MIN_BYTES = 1 << 20
+
+cdef int _requested = 0     # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
+cdef Py_ssize_t _parallel_regions = 0   # written only while holding the team
+
+if lrelu_install_atfork() != 0:
+    raise ImportError("lrelu: pthread_atfork failed; a forked child could hang in OpenMP")
+
+
+cdef inline int _threads_now() noexcept nogil:
+    if not lrelu_openmp_enabled() or lrelu_forked_child:
+        return 1
+    if _requested > 0:
+        return _requested
+    return lrelu_omp_max_threads()
+
+
+cdef int acquire_team(Py_ssize_t nbytes) noexcept nogil:
+    if nbytes < PARALLEL_MIN_BYTES:
+        return 1
+    cdef int n = _threads_now()
+    if n <= 1 or not lrelu_try_acquire_team():
+        return 1
+    global _parallel_regions
+    _parallel_regions += 1
+    return n
+
+
+cdef void release_team() noexcept nogil:
+    lrelu_release_team()
+
+
+def get_num_threads():
+    """Number of threads lrelu uses for a large array.
+
+    By default this is what OpenMP would use: ``OMP_NUM_THREADS``, or a limit set with
+    ``threadpoolctl.threadpool_limits(n, user_api="openmp")``, or else all cores.
+    ``set_num_threads`` and ``threads`` override it. It is 1 in a build without OpenMP
+    and in a child process created by ``fork``.
+    """
+    return _threads_now()
+
+
+def _check_count(n):
+    if isinstance(n, bool):
+        raise TypeError(f"number of threads must be an integer, got {n!r}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"number of threads must be an integer, got {type(n).__name__}") from None
+    if n < 1:
+        raise ValueError(f"number of threads must be at least 1, got {n}")
+    return n
+
+
+def set_num_threads(n):
+    """Use ``n`` threads (n >= 1) for large arrays from now on, in every Python thread.
+
+    This takes precedence over ``OMP_NUM_THREADS`` and threadpoolctl limits, as an explicit
+    ``num_threads`` clause does in OpenMP itself. Small arrays always run on one thread.
+    """
+    global _requested
+    _requested = _check_count(n)
+
+
+class threads:
+    """Context manager: ``with lrelu.threads(1): ...`` runs the block with ``n`` threads and
+    then restores the previous setting (including "follow OpenMP")."""
+
+    def __init__(self, n):
+        self.n = _check_count(n)
+        self._saved = []
+
+    def __enter__(self):
+        global _requested
+        self._saved.append(_requested)
+        _requested = self.n
+        return self
+
+    def __exit__(self, *exc_info):
+        global _requested
+        _requested = self._saved.pop()
+        return False
+
+
+def _parallel_region_count():
+    """How many parallel regions lrelu has started in this process (tests use it to see
+    that a call ran serially)."""
+    return _parallel_regions
+
+
+def _openmp_info():
+    """For show_config(): whether OpenMP is compiled in, and its spec version."""
+    return {
+        "enabled": bool(lrelu_openmp_enabled()),
+        "version": lrelu_openmp_version(),
+        "forked_child": bool(lrelu_forked_child),
+        "requested_threads": _requested,
+        "parallel_threshold_bytes": PARALLEL_MIN_BYTES,
+    }

@@ -1,0 +1,187 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""lrelu's NumPy ufuncs, made with the ufunc C API.
+
+``leaky_relu(x, alpha)``, ``leaky_relu_derivative(x, alpha)`` and
+``leaky_relu_backward(grad, x, alpha)`` are real :class:`numpy.ufunc` objects, so ``out=``,
+``where=``, ``casting=``, ``dtype=``, broadcasting, overlap handling and ``__array_ufunc__``
+dispatch (pandas, xarray, dask) all come from NumPy. They take alpha as a required argument
+and do not validate it; ``lrelu.leaky_relu`` and friends add the default and the checks.
+"""
+
+cimport numpy as cnp
+from numpy cimport npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, PyUFunc_None
+
+from lrelu._kernels cimport kernel, real, lrelu_half
+
+cnp.import_array()
+cnp.import_umath()
+
+cdef extern from "numpy/ndarraytypes.h":
+    int NPY_HALF      # not in Cython's numpy.pxd
+
+cdef enum Op:
+    FORWARD
+    DERIVATIVE
+    BACKWARD
+
+cdef int _FORWARD = FORWARD, _DERIVATIVE = DERIVATIVE, _BACKWARD = BACKWARD
+
+ctypedef fused integral:
+    signed char
+    unsigned char
+    short
+    unsigned short
+    int
+    unsigned int
+    long
+    unsigned long
+    long long
+    unsigned long long
+
+
+cdef inline real _one(real* tag) noexcept nogil:
+    if real is lrelu_half:
+        return 0x3c00           # 1.0 in binary16
+    else:
+        return 1
+
+
+cdef inline void _float_loop(real* tag, char** args, const npy_intp* dims, const npy_intp* steps,
+                             void* data) noexcept nogil:
+    # args: (x, alpha, out) for forward and derivative, (grad, x, alpha, out) for backward.
+    cdef int op = (<int*>data)[0]
+    cdef real one = _one(tag)
+    if op == BACKWARD:
+        kernel(dims[0], <real*>args[0], steps[0], <real*>args[1], steps[1],
+               <real*>args[2], steps[2], <real*>args[3], steps[3])
+    elif op == FORWARD:
+        kernel(dims[0], <real*>args[0], steps[0], <real*>args[0], steps[0],
+               <real*>args[1], steps[1], <real*>args[2], steps[2])
+    else:
+        kernel(dims[0], &one, 0, <real*>args[0], steps[0],
+               <real*>args[1], steps[1], <real*>args[2], steps[2])
+
+
+cdef inline void _integer_loop(integral* tag, char** args, const npy_intp* dims, const npy_intp* steps,
+                               void* data) noexcept nogil:
+    # The listing gives float64 for integer and bool x (alpha * x is float64), so these loops
+    # are (int, float64) -> float64: convert a block to float64, then run the float64 kernel.
+    cdef double block[1024]
+    cdef double one = 1
+    cdef npy_intp n = dims[0], start, i, m
+    cdef int op = (<int*>data)[0]
+    start = 0
+    while start < n:
+        m = min(<npy_intp>1024, n - start)
+        for i in range(m):
+            block[i] = <double>(<integral*>(args[0] + (start + i) * steps[0]))[0]
+        if op == FORWARD:
+            kernel(m, block, sizeof(double), block, sizeof(double),
+                   <double*>(args[1] + start * steps[1]), steps[1],
+                   <double*>(args[2] + start * steps[2]), steps[2])
+        else:
+            kernel(m, &one, 0, block, sizeof(double),
+                   <double*>(args[1] + start * steps[1]), steps[1],
+                   <double*>(args[2] + start * steps[2]), steps[2])
+        start += m
+
+
+# ---- The dtype table: one entry per loop, in NumPy's search order --------------------------
+# NumPy takes the first loop every input casts to safely, so the integer loops come first
+# (otherwise int8 would match float16) and the float loops run small to large, as in SciPy.
+
+cdef void _loop_e(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<lrelu_half*>NULL, a, d, s, p)
+cdef void _loop_f(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<float*>NULL, a, d, s, p)
+cdef void _loop_d(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<double*>NULL, a, d, s, p)
+cdef void _loop_g(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<long double*>NULL, a, d, s, p)
+cdef void _loop_b(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<signed char*>NULL, a, d, s, p)
+cdef void _loop_B(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<unsigned char*>NULL, a, d, s, p)
+cdef void _loop_h(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<short*>NULL, a, d, s, p)
+cdef void _loop_H(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<unsigned short*>NULL, a, d, s, p)
+cdef void _loop_i(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<int*>NULL, a, d, s, p)
+cdef void _loop_I(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<unsigned int*>NULL, a, d, s, p)
+cdef void _loop_l(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<long*>NULL, a, d, s, p)
+cdef void _loop_L(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<unsigned long*>NULL, a, d, s, p)
+cdef void _loop_q(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<long long*>NULL, a, d, s, p)
+cdef void _loop_Q(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _integer_loop(<unsigned long long*>NULL, a, d, s, p)
+
+cdef enum:
+    N_INTEGER = 11
+    N_FLOAT = 4
+    N_UNARY = N_INTEGER + N_FLOAT
+
+# bool is one byte of 0 or 1, so the unsigned char loop converts it right.
+cdef char _integer_types[N_INTEGER]
+cdef PyUFuncGenericFunction _integer_loops[N_INTEGER]
+_integer_types[:] = [cnp.NPY_BOOL, cnp.NPY_BYTE, cnp.NPY_UBYTE, cnp.NPY_SHORT, cnp.NPY_USHORT,
+                     cnp.NPY_INT, cnp.NPY_UINT, cnp.NPY_LONG, cnp.NPY_ULONG, cnp.NPY_LONGLONG,
+                     cnp.NPY_ULONGLONG]
+_integer_loops[:] = [<PyUFuncGenericFunction>_loop_B, <PyUFuncGenericFunction>_loop_b,
+                     <PyUFuncGenericFunction>_loop_B, <PyUFuncGenericFunction>_loop_h,
+                     <PyUFuncGenericFunction>_loop_H, <PyUFuncGenericFunction>_loop_i,
+                     <PyUFuncGenericFunction>_loop_I, <PyUFuncGenericFunction>_loop_l,
+                     <PyUFuncGenericFunction>_loop_L, <PyUFuncGenericFunction>_loop_q,
+                     <PyUFuncGenericFunction>_loop_Q]
+
+cdef char _float_types[N_FLOAT]
+cdef PyUFuncGenericFunction _float_loops[N_FLOAT]
+_float_types[:] = [NPY_HALF, cnp.NPY_FLOAT, cnp.NPY_DOUBLE, cnp.NPY_LONGDOUBLE]
+_float_loops[:] = [<PyUFuncGenericFunction>_loop_e, <PyUFuncGenericFunction>_loop_f,
+                   <PyUFuncGenericFunction>_loop_d, <PyUFuncGenericFunction>_loop_g]
+
+# (x, alpha) -> out: integers as (int, float64) -> float64, floats as (T, T) -> T.
+cdef PyUFuncGenericFunction _unary_loops[N_UNARY]
+cdef char _unary_types[3 * N_UNARY]
+cdef void* _forward_data[N_UNARY]
+cdef void* _derivative_data[N_UNARY]
+# (grad, x, alpha) -> out: floats only; integer grad or x follow NumPy's safe casting.
+cdef char _backward_types[4 * N_FLOAT]
+cdef void* _backward_data[N_FLOAT]
+
+cdef int _k
+for _k in range(N_INTEGER):
+    _unary_loops[_k] = _integer_loops[_k]
+    _unary_types[3 * _k] = _integer_types[_k]
+    _unary_types[3 * _k + 1] = cnp.NPY_DOUBLE
+    _unary_types[3 * _k + 2] = cnp.NPY_DOUBLE
+for _k in range(N_FLOAT):
+    _unary_loops[N_INTEGER + _k] = _float_loops[_k]
+    _unary_types[3 * (N_INTEGER + _k)] = _float_types[_k]
+    _unary_types[3 * (N_INTEGER + _k) + 1] = _float_types[_k]
+    _unary_types[3 * (N_INTEGER + _k) + 2] = _float_types[_k]
+    _backward_types[4 * _k] = _float_types[_k]
+    _backward_types[4 * _k + 1] = _float_types[_k]
+    _backward_types[4 * _k + 2] = _float_types[_k]
+    _backward_types[4 * _k + 3] = _float_types[_k]
+    _backward_data[_k] = &_BACKWARD
+for _k in range(N_UNARY):
+    _forward_data[_k] = &_FORWARD
+    _derivative_data[_k] = &_DERIVATIVE
+
+# The docstrings must outlive the ufuncs, which keep only the char pointer.
+cdef bytes _FORWARD_DOC = b"""leaky_relu(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Leaky ReLU, elementwise: x where x >= 0, alpha * x elsewhere.
+
+Equal, value for value, to ``np.where(x >= 0.0, x, alpha * x)``. alpha is required here
+and not validated; ``lrelu.leaky_relu`` adds the default 0.01 and checks it."""
+
+cdef bytes _DERIVATIVE_DOC = b"""leaky_relu_derivative(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Derivative of Leaky ReLU, elementwise: 1 where x >= 0 (so 1 at 0 and -0.0), alpha elsewhere
+(NaN included), in the dtype of x (float64 for integer x)."""
+
+cdef bytes _BACKWARD_DOC = b"""leaky_relu_backward(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Gradient through Leaky ReLU, fused in one pass: grad where x >= 0, alpha * grad elsewhere.
+``out=grad`` works in place."""
+
+leaky_relu = PyUFunc_FromFuncAndData(
+    _unary_loops, _forward_data, _unary_types, N_UNARY, 2, 1, PyUFunc_None,
+    b"leaky_relu", _FORWARD_DOC, 0)
+leaky_relu_derivative = PyUFunc_FromFuncAndData(
+    _unary_loops, _derivative_data, _unary_types, N_UNARY, 2, 1, PyUFunc_None,
+    b"leaky_relu_derivative", _DERIVATIVE_DOC, 0)
+leaky_relu_backward = PyUFunc_FromFuncAndData(
+    _float_loops, _backward_data, _backward_types, N_FLOAT, 3, 1, PyUFunc_None,
+    b"leaky_relu_backward", _BACKWARD_DOC, 0)

@@ -1,0 +1,117 @@
+"""Build lrelu's Cython extensions, with OpenMP when the compiler has it.
+
+LRELU_OPENMP=0 forces a serial build. Otherwise a tiny OpenMP program is compiled and linked
+with the compiler's flags (-fopenmp; /openmp on MSVC; -Xpreprocessor -fopenmp -lomp for Apple
+clang with Homebrew's libomp); if that fails the build goes on serially, with a warning.
+"""
+
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 ? 0 : 1;
+}
+"""
+
+MODULES = ["lrelu._threads", "lrelu._kernels", "lrelu.ufuncs"]
+
+
+def _openmp_candidates(compiler):
+    if compiler.compiler_type == "msvc":
+        return [(["/openmp"], [])]
+    if sys.platform == "darwin":
+        return [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+    return [(["-fopenmp"], ["-fopenmp"])]
+
+
+def _probe_openmp(compiler):
+    """The first (compile, link) flags that build and link an OpenMP program, or None."""
+    for cflags, lflags in _openmp_candidates(compiler):
+        tmp = tempfile.mkdtemp(prefix="lrelu-omp-")
+        try:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write(OPENMP_PROBE)
+            objects = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+            compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=lflags)
+            return cflags, lflags
+        except Exception:
+            continue
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return None
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        compiler_type = self.compiler.compiler_type
+        if compiler_type == "msvc":
+            base = ["/O2"]
+        else:
+            # -fno-trapping-math lets gcc vectorize the select in lrelu_simd.h (issue #3).
+            base = ["-O3", "-fno-trapping-math"]
+
+        want = os.environ.get("LRELU_OPENMP", "1").strip().lower() not in ("0", "false", "no", "off")
+        omp = _probe_openmp(self.compiler) if want else None
+        if want and omp is None:
+            warnings.warn("lrelu: the compiler has no working OpenMP (on macOS: brew install libomp); "
+                          "building serially. Set LRELU_OPENMP=0 to silence this.")
+            print("lrelu: WARNING: no OpenMP found, building a serial lrelu", file=sys.stderr)
+        cflags, lflags = omp if omp else ([], [])
+        for ext in self.extensions:
+            ext.extra_compile_args = base + cflags + ext.extra_compile_args
+            ext.extra_link_args = lflags + ext.extra_link_args
+
+        super().build_extensions()
+
+        info = {
+            "compiler": compiler_type + (" " + os.path.basename(self.compiler.compiler[0])
+                                         if getattr(self.compiler, "compiler", None) else ""),
+            "compile_args": base + cflags,
+            "openmp_flags": " ".join(cflags + lflags) if omp else None,
+            "numpy": np.__version__,
+            "cython": __import__("Cython").__version__,
+            "platform": sysconfig.get_platform(),
+        }
+        text = "# Written by setup.py when lrelu was built.\nBUILD_INFO = " + json.dumps(info, indent=4) + "\n"
+        targets = [os.path.join(self.build_lib, "lrelu", "_build_info.py")]
+        if self.inplace or getattr(self, "editable_mode", False):
+            targets.append(os.path.join("lrelu", "_build_info.py"))
+        for path in targets:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+
+
+extensions = [
+    Extension(
+        name,
+        [name.replace(".", "/") + ".pyx"],
+        include_dirs=[np.get_include(), "lrelu/src"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    )
+    for name in MODULES
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": "3", "embedsignature": True},
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,56 @@
+"""Shared helpers: compare lrelu's results with the reference listings, bit for bit."""
+
+import numpy as np
+import pytest
+
+import lrelu
+from lrelu import reference
+
+FLOAT_DTYPES = [np.float16, np.float32, np.float64, np.longdouble]
+INTEGER_DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                  np.int64, np.uint64, np.intc, np.longlong, np.ulonglong]
+SPECIALS = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1.0, -1.0, 1e-45, -1e-45, 1e-310,
+            -1e-310, 6e4, -6e4, 3e38, -3e38, 1e308, -1e308]
+ALPHAS = [0.01, 0.0, 0.2, 1.0, 3.5, -0.5, -2.0]
+
+
+def parallel_threshold_elements(dtype):
+    """Elements of `dtype` at which a call starts using more than one thread."""
+    return lrelu._threads._openmp_info()["parallel_threshold_bytes"] // np.dtype(dtype).itemsize
+
+
+def assert_same(result, expected):
+    """Equal dtype and shape, and equal bits except NaN payloads: the same values, the same
+    sign on every zero, NaN in the same places."""
+    result = np.asarray(result)
+    expected = np.asarray(expected)
+    assert result.dtype == expected.dtype, (result.dtype, expected.dtype)
+    assert result.shape == expected.shape, (result.shape, expected.shape)
+    nan_r, nan_e = np.isnan(result), np.isnan(expected)
+    assert np.array_equal(nan_r, nan_e), "NaN in different places"
+    same = (result == expected) & (np.signbit(result) == np.signbit(expected))
+    bad = ~(same | nan_r)
+    if bad.any():
+        where = np.argwhere(bad)[:5]
+        pytest.fail(f"{int(bad.sum())} elements differ, first at {where.tolist()}: "
+                    f"got {result[bad][:5]!r}, expected {expected[bad][:5]!r}")
+
+
+def sample(shape, dtype, seed=0):
+    """Values of every sign and magnitude with the special values mixed in."""
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    if np.dtype(dtype).kind == "f":
+        values = rng.standard_normal(size) * rng.choice([1e-3, 1.0, 1e3], size)
+        with np.errstate(over="ignore"):
+            specials = np.array(SPECIALS).astype(dtype)
+        values = values.astype(dtype)
+        if size:
+            k = min(size, len(specials))
+            values[rng.choice(size, k, replace=False)] = specials[:k]
+    elif dtype is np.bool_:
+        values = rng.integers(0, 2, size).astype(bool)
+    else:
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max, size, dtype=dtype, endpoint=True)
+    return values.reshape(shape)

@@ -1,0 +1,138 @@
+"""leaky_relu(x) equals listing 1, np.where(x >= 0.0, x, alpha * x), value for value."""
+
+import numpy as np
+import pytest
+
+import lrelu
+from lrelu import reference
+
+from helpers import (ALPHAS, FLOAT_DTYPES, INTEGER_DTYPES, SPECIALS, assert_same,
+                      parallel_threshold_elements, sample)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + INTEGER_DTYPES)
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_every_dtype_and_alpha_matches_listing(dtype, alpha):
+    x = sample((257,), dtype)
+    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_special_values_follow_listing(dtype):
+    with np.errstate(over="ignore"):
+        x = np.array(SPECIALS).astype(dtype)
+    for alpha in ALPHAS:
+        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+            expected = reference.lrelu(x, alpha)
+            result = lrelu.leaky_relu(x, alpha)
+        assert_same(result, expected)
+
+
+def test_negative_zero_stays_negative_zero():
+    y = lrelu.leaky_relu(np.array([-0.0, 0.0]))
+    assert np.signbit(y[0]) and not np.signbit(y[1])
+
+
+def test_nan_and_inf():
+    y = lrelu.leaky_relu(np.array([np.nan, np.inf, -np.inf]), 0.5)
+    assert np.isnan(y[0]) and y[1] == np.inf and y[2] == -np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_python_float_alpha_keeps_the_input_dtype(dtype):
+    x = sample((10,), dtype)
+    assert lrelu.leaky_relu(x, 0.3).dtype == dtype
+    assert lrelu.leaky_relu(x).dtype == dtype
+
+
+def test_float64_scalar_alpha_promotes_like_the_listing():
+    x = sample((10,), np.float32)
+    assert_same(lrelu.leaky_relu(x, np.float64(0.01)), reference.lrelu(x, np.float64(0.01)))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "reversed", "fortran", "transposed",
+                                    "byteswapped", "zero-d", "empty", "broadcast-view"])
+def test_every_layout_matches_listing(dtype, layout):
+    base = sample((6, 7, 8), dtype)
+    x = {
+        "contiguous": base,
+        "strided": base[:, ::2, 1::3],
+        "reversed": base[::-1, :, ::-2],
+        "fortran": np.asfortranarray(base),
+        "transposed": base.transpose(2, 0, 1),
+        "byteswapped": base.astype(np.dtype(dtype).newbyteorder()),
+        "zero-d": base[1, 2, 3, ...],
+        "empty": base[:0],
+        "broadcast-view": np.broadcast_to(base[0, 0], (5, 8)),
+    }[layout]
+    assert_same(lrelu.leaky_relu(x, 0.2), reference.lrelu(x, 0.2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("offset", [-1, 1, 0])
+def test_sizes_around_the_parallel_threshold(dtype, offset):
+    n = parallel_threshold_elements(dtype) + offset
+    x = sample((n,), dtype, seed=n)
+    assert_same(lrelu.leaky_relu(x, 0.1), reference.lrelu(x, 0.1))
+    xs = sample((2 * n + 1,), dtype, seed=n)[::2]          # strided path, parallel
+    assert_same(lrelu.leaky_relu(xs, 0.1), reference.lrelu(xs, 0.1))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_chunking_with_any_thread_count(threads):
+    n = 3 * parallel_threshold_elements(np.float32) + 1001
+    x = sample((n,), np.float32, seed=3)
+    with lrelu.threads(threads):
+        assert_same(lrelu.leaky_relu(x, 0.05), reference.lrelu(x, 0.05))
+        y = x.copy()
+        lrelu.leaky_relu_(y, 0.05)
+        assert_same(y, reference.lrelu(x, 0.05))
+
+
+def test_broadcast_alpha_per_channel():
+    x = sample((4, 3, 5, 6), np.float32)
+    alpha = np.array([0.01, 0.1, 0.3], dtype=np.float32).reshape(3, 1, 1)
+    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+
+
+def test_float64_array_alpha_promotes_like_the_listing():
+    x = sample((4, 3), np.float32)
+    alpha = np.array([0.01, 0.1, 0.3])
+    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+
+
+def test_alpha_outside_zero_one_is_not_max():
+    # max(x, alpha*x) is a common shortcut; it is wrong for alpha > 1.
+    x = np.array([-2.0, 3.0])
+    for alpha in (2.0, 7.5):
+        assert not np.array_equal(reference.lrelu(x, alpha), np.maximum(x, alpha * x))
+        assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+
+
+def test_lists_and_scalars_are_accepted():
+    assert_same(lrelu.leaky_relu([-1.0, 2.0]), reference.lrelu(np.array([-1.0, 2.0])))
+    assert_same(lrelu.leaky_relu(-3.0), reference.lrelu(np.float64(-3.0)))
+
+
+def test_document_names_are_aliases():
+    assert lrelu.lrelu is lrelu.leaky_relu
+    assert lrelu.der_lrelu is lrelu.leaky_relu_derivative
+
+
+def test_no_warning_for_nan_input():
+    # A vector compare on NaN raises the FP "invalid" flag; NumPy must not turn it into a
+    # RuntimeWarning, since the listing gives none.
+    x = np.full(4096, np.nan, dtype=np.float32)
+    with np.errstate(all="raise"):
+        assert np.isnan(lrelu.leaky_relu(x)).all()
+        assert (lrelu.leaky_relu_derivative(x) == np.float32(0.01)).all()
+
+
+def test_overflow_is_reported_like_the_listing():
+    x = np.full(parallel_threshold_elements(np.float32) * 3, -3e38, dtype=np.float32)
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            reference.lrelu(x, 10.0)
+        with pytest.raises(FloatingPointError):
+            lrelu.leaky_relu(x, 10.0)
