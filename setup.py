@@ -102,7 +102,7 @@ extensions = [
     Extension(
         name,
         [name.replace(".", "/") + ".pyx"],
-        include_dirs=[np.get_include(), "lrelu/src"],
+        include_dirs=[np.get_include(), "lrelu/include"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
     for name in MODULES

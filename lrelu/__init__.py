@@ -5,7 +5,20 @@
 array([-0.01,  2.  ])
 """
 
+import os as _os
+
 from ._version import __version__
+
+try:
+    from . import ufuncs
+except ImportError as _exc:  # pragma: no cover - depends on how lrelu was (not) built
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    raise ImportError(
+        f"lrelu's compiled extensions are missing from {_here}. If that is a source checkout, "
+        "Python found it before the installed lrelu (python -m from the repository root does "
+        "this): run from another directory, use the `lrelu` command, or `pip install -e .`."
+    ) from _exc
+
 from ._api import (
     leaky_relu,
     leaky_relu_,
@@ -15,7 +28,15 @@ from ._api import (
 )
 from ._threads import get_num_threads, set_num_threads, threads
 from ._config import show_config
-from . import reference, ufuncs
+from . import reference
+
+
+
+def get_include():
+    """Directory of lrelu's C headers, for Cython code that cimports lrelu._kernels:
+    ``Extension(..., include_dirs=[lrelu.get_include(), numpy.get_include()])``."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
+
 
 # The source document's own names.
 lrelu = leaky_relu
@@ -36,4 +57,5 @@ __all__ = [
     "show_config",
     "ufuncs",
     "reference",
+    "get_include",
 ]
