@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 
@@ -20,10 +21,11 @@ BIG = 4 * parallel_threshold_elements(np.float64)
 
 
 def _run(code, env=None, timeout=120):
-    """Run code in a fresh interpreter; a hang fails the test on the timeout."""
+    """Run code in a fresh interpreter; a hang fails the test on the timeout. It runs in the
+    temp directory, so `import lrelu` finds the installed package, not a source checkout."""
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout)
 
 
 def test_set_num_threads_and_get():
