@@ -11,7 +11,13 @@ import numbers
 
 import numpy as np
 
-from . import ufuncs as _ufuncs
+from .ufuncs import leaky_relu as _forward
+from .ufuncs import leaky_relu_backward as _backward
+from .ufuncs import leaky_relu_derivative as _derivative
+
+# Bound once: a module attribute lookup per call (np.ndarray, ufuncs.leaky_relu) is a
+# measurable part of a 1,000-element call (issue #3's small-array target).
+_ndarray = np.ndarray
 
 _SUPPORTED = "float16, float32, float64, longdouble, integer or bool"
 
@@ -113,7 +119,7 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     if type(alpha) is not float or alpha - alpha != 0.0:  # fast path: a finite Python float
         alpha = _checked_alpha(alpha)
     try:
-        return _ufuncs.leaky_relu(x, alpha, out=out, **kwargs)
+        return _forward(x, alpha, out=out, **kwargs)
     except TypeError as exc:
         raise _unsupported("leaky_relu", exc, x=x) from exc
 
@@ -128,12 +134,12 @@ def leaky_relu_(x, alpha=0.01):
     >>> x
     array([-0.02,  3.  ])
     """
-    if type(x) is not np.ndarray or x.dtype.kind != "f":
+    if type(x) is not _ndarray or x.dtype.kind != "f":
         _checked_inplace_target("leaky_relu_", x)
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha(alpha)
     try:
-        return _ufuncs.leaky_relu(x, alpha, out=x)
+        return _forward(x, alpha, out=x)
     except ValueError as exc:
         raise _readonly_error("leaky_relu_", x, exc) from exc
 
@@ -152,19 +158,19 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha(alpha)
     try:
-        return _ufuncs.leaky_relu_derivative(x, alpha, out=out, **kwargs)
+        return _derivative(x, alpha, out=out, **kwargs)
     except TypeError as exc:
         raise _unsupported("leaky_relu_derivative", exc, x=x) from exc
 
 
 def leaky_relu_derivative_(x, alpha=0.01):
     """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it."""
-    if type(x) is not np.ndarray or x.dtype.kind != "f":
+    if type(x) is not _ndarray or x.dtype.kind != "f":
         _checked_inplace_target("leaky_relu_derivative_", x)
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha(alpha)
     try:
-        return _ufuncs.leaky_relu_derivative(x, alpha, out=x)
+        return _derivative(x, alpha, out=x)
     except ValueError as exc:
         raise _readonly_error("leaky_relu_derivative_", x, exc) from exc
 
@@ -185,7 +191,7 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha(alpha)
     try:
-        return _ufuncs.leaky_relu_backward(grad, x, alpha, out=out, **kwargs)
+        return _backward(grad, x, alpha, out=out, **kwargs)
     except TypeError as exc:
         raise _unsupported("leaky_relu_backward", exc, grad=grad, x=x) from exc
     except ValueError as exc:

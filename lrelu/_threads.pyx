@@ -103,6 +103,15 @@ class threads:
         return False
 
 
+def _set_parallel_threshold(nbytes):
+    """Change the serial/parallel threshold (bytes per array); returns the old one. For
+    bench/threshold.py, which measures where it should be; not for users."""
+    global PARALLEL_MIN_BYTES
+    old = PARALLEL_MIN_BYTES
+    PARALLEL_MIN_BYTES = max(0, int(nbytes))
+    return old
+
+
 def _parallel_region_count():
     """How many parallel regions lrelu has started in this process (tests use it to see
     that a call ran serially)."""

@@ -1,0 +1,45 @@
+"""pytest-benchmark suite: lrelu and every installed peer, per operation, size and dtype.
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= pytest bench/ --benchmark-only \
+        --benchmark-group-by=param:op,param:dtype,param:n --benchmark-columns=median,iqr,ops
+
+pytest-benchmark times one contender after another, not alternately; use it to explore and
+compare runs (--benchmark-autosave, --benchmark-compare). The figures quoted in
+BENCHMARKS.md come from `lrelu bench`, which alternates contenders round by round.
+Contenders come from lrelu._bench, the same definitions the report uses.
+"""
+
+import numpy as np
+import pytest
+
+from lrelu import _bench
+
+SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
+PEERS, SKIPPED = _bench.available_peers()
+CONTENDERS = ["lrelu"] + PEERS
+
+
+def _factory(name):
+    return _bench._lrelu if name == "lrelu" else _bench.PEERS[name][1]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", _bench.OPERATIONS)
+@pytest.mark.parametrize("contender", CONTENDERS)
+def test_leaky_relu(benchmark, contender, op, dtype, n):
+    fn = _factory(contender)(op, np.dtype(dtype))
+    if fn is None:
+        pytest.skip(f"{contender} has no {op}")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    flip = [0]
+
+    def call():
+        # In-place calls alternate alpha 0.01 / 100 so values never decay into subnormals.
+        flip[0] ^= 1
+        return fn(x, g, _bench.ALPHAS[flip[0]])
+
+    benchmark.extra_info["bytes"] = _bench.STREAMS[op] * n * np.dtype(dtype).itemsize
+    benchmark(call)

@@ -1,0 +1,66 @@
+"""Measure where lrelu should start using more than one thread.
+
+For each array size (bytes per array) it times one thread against N threads, alternating
+A B A B, with the threshold forced to 0 so the parallel path really runs, and prints the
+median time of each and their ratio. The smallest size from which N threads win at every
+larger size, for every operation and dtype, is the threshold to put in lrelu/_threads.pyx.
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py [--threads 2] [--rounds 41]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import lrelu
+from lrelu import _threads
+
+KIB = 1024
+SIZES = [8 * KIB * 2 ** k for k in range(0, 11)]            # 8 KiB .. 8 MiB per array
+
+
+def one_call(op, x):
+    if op == "inplace":
+        return lambda alpha: lrelu.leaky_relu_(x, alpha)
+    return lambda alpha: lrelu.leaky_relu(x, alpha)           # fresh result, as users call it
+
+
+def timed(fn, calls):
+    start = time.perf_counter()
+    for i in range(calls):
+        fn(0.01 if i % 2 == 0 else 100.0)                     # keep values bounded in place
+    return (time.perf_counter() - start) / calls
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=lrelu.get_num_threads())
+    parser.add_argument("--rounds", type=int, default=41)
+    args = parser.parse_args()
+    old = _threads._set_parallel_threshold(0)
+    print(f"threads: 1 vs {args.threads}; {args.rounds} alternating rounds; median µs per call")
+    print(f"{'op':8s} {'dtype':8s} {'bytes':>9s} {'1 thread':>10s} {f'{args.threads} threads':>10s} {'speedup':>8s}")
+    try:
+        for dtype in (np.float32, np.float64):
+            for op in ("inplace", "out"):
+                for nbytes in SIZES:
+                    x = np.random.default_rng(0).standard_normal(nbytes // np.dtype(dtype).itemsize).astype(dtype)
+                    fn = one_call(op, x)
+                    calls = max(2, int(2e-3 / max(timed(fn, 4), 1e-7))) & ~1
+                    serial, parallel = [], []
+                    for r in range(args.rounds):
+                        for which in ((1, serial), (args.threads, parallel))[:: 1 if r % 2 else -1]:
+                            with lrelu.threads(which[0]):
+                                which[1].append(timed(fn, calls))
+                    s, p = statistics.median(serial), statistics.median(parallel)
+                    ratio = statistics.median(a / b for a, b in zip(serial, parallel))
+                    print(f"{op:8s} {np.dtype(dtype).name:8s} {nbytes:9d} {s * 1e6:10.2f} {p * 1e6:10.2f} {ratio:8.2f}",
+                          flush=True)
+    finally:
+        _threads._set_parallel_threshold(old)
+
+
+if __name__ == "__main__":
+    main()
