@@ -231,6 +231,33 @@ def run(sizes=QUICK_SIZES, dtypes=("float32", "float64"), ops=OPERATIONS, peers=
     return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows, "skipped": skipped}
 
 
+# membw's columns for each operation: what a call of that kind must move at best.
+CEILING_COLUMN = {"inplace": "inplace", "out": "out-fresh", "derivative": "out-fresh", "backward": "backward"}
+
+
+def parse_membw(text):
+    """{column: GB/s} from one line of ../shared/tools/membw output, e.g.
+    'float32 n=1000 threads=2  inplace 0.002 ms 4.8 GB/s | out 0.001 ms 6.0 GB/s | ...'."""
+    found = {}
+    for part in text.split("|"):
+        words = part.split()
+        if "GB/s" in words:
+            i = words.index("GB/s")
+            found[words[i - 4]] = float(words[i - 1])
+    return found
+
+
+def membw_ceilings(tool, sizes, dtypes, repetitions=10):
+    """{(dtype, n): {column: GB/s}} by running the membw tool once per size and dtype."""
+    import subprocess
+    result = {}
+    for dt in dtypes:
+        for n in sizes:
+            out = subprocess.run([tool, str(n), dt, str(repetitions)], capture_output=True, text=True, check=True)
+            result[(dt, n)] = parse_membw(out.stdout)
+    return result
+
+
 def _fmt_n(n):
     exp = int(round(math.log10(n))) if n > 0 else 0
     return f"1e{exp}" if n == 10 ** exp else f"{n:,}"

@@ -1,0 +1,167 @@
+"""Write BENCHMARKS.md: the full alternating benchmark, the memory ceiling beside it, and
+issue #3's targets checked against the figures just measured.
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py \
+        --membw ../shared/tools/membw --threshold-log bench/threshold.log -o BENCHMARKS.md
+
+Peers are whatever is installed (pip install 'lrelu[bench]' for all of them).
+"""
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+
+import numpy as np
+
+import lrelu
+from lrelu import _bench, _config
+
+
+def row(rows, op, dtype, n, contender):
+    return next((r for r in rows if (r["op"], r["dtype"], r["n"], r["contender"]) == (op, dtype, n, contender)), None)
+
+
+def tables(result, ceilings):
+    rows = result["rows"]
+    out = []
+    for dt in dict.fromkeys(r["dtype"] for r in rows):
+        for op in dict.fromkeys(r["op"] for r in rows):
+            sel = [r for r in rows if r["dtype"] == dt and r["op"] == op]
+            if not sel:
+                continue
+            names = list(dict.fromkeys(r["contender"] for r in sel))
+            column = _bench.CEILING_COLUMN[op]
+            out += [f"### {op}, {dt}", "",
+                    f"GB/s counting {_bench.STREAMS[op]} arrays per call; ceiling: membw `{column}`; "
+                    "peers: GB/s (lrelu's speedup: peer time / lrelu time, median of alternating rounds)", "",
+                    "| n | ceiling | lrelu | % of ceiling | " + " | ".join(names[1:]) + " |",
+                    "|---" * (len(names) + 3) + "|"]
+            for n in dict.fromkeys(r["n"] for r in sel):
+                mine = row(rows, op, dt, n, "lrelu")
+                ceil = ceilings.get((dt, n), {}).get(column)
+                cells = [_bench._fmt_n(n), f"{ceil:.1f}" if ceil else "", f"**{mine['gbps']:.1f}**",
+                         f"{100 * mine['gbps'] / ceil:.0f} %" if ceil else ""]
+                for name in names[1:]:
+                    r = row(rows, op, dt, n, name)
+                    cells.append(f"{r['gbps']:.1f} ({r['ratio']:.2f}×)" if r else "")
+                out.append("| " + " | ".join(cells) + " |")
+            out.append("")
+    return out
+
+
+def targets(result, ceilings, small):
+    """Issue #3's targets, each with the measured figure and whether it holds."""
+    rows = result["rows"]
+    checks = []
+
+    def check(label, value, goal, ok):
+        checks.append(f"| {label} | {value} | {goal} | {'met' if ok else '**missed**'} |")
+
+    for dt in ("float32", "float64"):
+        for n in (1_000, 100_000, 1_000_000, 10_000_000, 100_000_000):
+            r = row(rows, "inplace", dt, n, "torch")
+            if r:
+                check(f"in place vs torch `leaky_relu_`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
+        for n in (1_000, 100_000, 1_000_000, 10_000_000, 100_000_000):
+            r = row(rows, "out", dt, n, "torch")
+            if r:
+                goal = 1.3 if n >= 10_000_000 else 1.0
+                check(f"out of place vs torch `leaky_relu`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", f"≥ {goal:.2f}×", r["ratio"] >= goal)
+        for n in (1_000_000, 10_000_000, 100_000_000):
+            r = row(rows, "backward", dt, n, "torch")
+            if r:
+                check(f"backward in place vs torch `leaky_relu_backward`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
+        for n, goal in ((1_000_000, 25), (10_000_000, 10), (100_000_000, 10)):
+            for op in ("inplace", "out"):
+                r = row(rows, op, dt, n, "listing")
+                if r:
+                    check(f"{op} vs the document's np.where, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.1f}×", f"≥ {goal}×", r["ratio"] >= goal)
+        n = 100_000_000
+        for op, column, goal in (("inplace", "inplace", 0.85), ("out", "out-fresh", 0.80)):
+            r, ceil = row(rows, op, dt, n, "lrelu"), ceilings.get((dt, n), {}).get(column)
+            if r and ceil:
+                check(f"{op} at 1e8 vs membw `{column}`, {dt}", f"{100 * r['gbps'] / ceil:.0f} % ({r['gbps']:.1f} of {ceil:.1f} GB/s)",
+                      f"≥ {goal:.0%}", r["gbps"] >= goal * ceil)
+    if small:
+        for dt, ratio in small.items():
+            check(f"1,000 elements in place vs `np.multiply(x, 1, out=x)`, {dt}", f"{ratio:.2f}× the time", "≤ 1.25×", ratio <= 1.25)
+    return ["| target | measured | goal | |", "|---|---|---|---|"] + checks
+
+
+def small_array_overhead(dtypes, rounds=41):
+    """Median over alternating rounds of time(leaky_relu_(x)) / time(np.multiply(x, 1, out=x))
+    at 1,000 elements: the per-call overhead of the wrapper plus the ufunc."""
+    import timeit
+    ratios = {}
+    for dt in dtypes:
+        x = np.random.default_rng(0).standard_normal(1000).astype(dt)
+        ours = lambda: lrelu.leaky_relu_(x)
+        numpy = lambda: np.multiply(x, 1, out=x)
+        per = []
+        for r in range(rounds):
+            a = min(timeit.repeat(ours, number=2000, repeat=3))
+            b = min(timeit.repeat(numpy, number=2000, repeat=3))
+            per.append(a / b)
+        ratios[dt] = statistics.median(per)
+    return ratios
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--membw", help="path to ../shared/tools/membw (the ceiling columns)")
+    parser.add_argument("--sizes", default=",".join(str(n) for n in _bench.DEFAULT_SIZES))
+    parser.add_argument("--dtype", default="float32,float64")
+    parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
+    parser.add_argument("--json", help="also save the raw rows here")
+    parser.add_argument("-o", "--output", default="BENCHMARKS.md")
+    args = parser.parse_args()
+    sizes = tuple(int(float(s)) for s in args.sizes.split(","))
+    dtypes = tuple(args.dtype.split(","))
+
+    progress = lambda i, total, label: print(f"[{i}/{total}] {label}", file=sys.stderr, flush=True)
+    small = small_array_overhead(dtypes)
+    result = _bench.run(sizes, dtypes, _bench.OPERATIONS, progress=progress)
+    ceilings = _bench.membw_ceilings(args.membw, sizes, dtypes) if args.membw else {}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"result": result, "small": small,
+                       "ceilings": {f"{k[0]}:{k[1]}": v for k, v in ceilings.items()}}, f, indent=1)
+
+    cfg = _config.config()
+    lines = [
+        "# Benchmarks", "",
+        f"Measured {datetime.date.today().isoformat()} on: {result['machine']}.",
+        f"lrelu {cfg['lrelu']}, OpenMP {'on' if cfg['openmp'] else 'off'}, {cfg['threads']} threads, "
+        f"SIMD {cfg['simd_selected']} (baseline {cfg['simd_baseline']}), parallel threshold {cfg['parallel_threshold_bytes']} bytes.",
+        "Every peer ran with the same thread count (torch.set_num_threads, numexpr, numba). "
+        "Timing alternates contenders round by round; figures are medians; a ratio is the median of "
+        "per-round (peer time / lrelu time), so above 1 means lrelu is faster. "
+        "In-place calls alternate alpha 0.01 / 100 so repeated calls never decay into subnormals.",
+        "The ceiling is `../shared/tools/membw N dtype` (best of 10, -O3 -march=native, OpenMP, all cores) "
+        "for the stream of the same shape: in place, a fresh result (out-fresh), or backward.", "",
+        "Reproduce:", "", "```sh",
+        "pip install '.[bench]'",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/threshold.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py --membw ../shared/tools/membw --threshold-log bench/threshold.log",
+        "```", "",
+        "## Targets (issue #3)", "",
+    ]
+    lines += targets(result, ceilings, small) + [""]
+    lines += ["## Tables", ""] + tables(result, ceilings)
+    if args.threshold_log:
+        with open(args.threshold_log) as f:
+            lines += ["## Parallel threshold", "",
+                      "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
+                      "median µs per call. lrelu goes parallel from the size where the speedup stays above 1.", "",
+                      "```", f.read().rstrip(), "```", ""]
+    for name, why in result["skipped"].items():
+        lines.append(f"Skipped {name}: {why}")
+    with open(args.output, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
