@@ -82,7 +82,8 @@ class BuildExt(build_ext):
         info = {
             "compiler": compiler_type + (" " + os.path.basename(self.compiler.compiler[0])
                                          if getattr(self.compiler, "compiler", None) else ""),
-            "compile_args": base + cflags,
+            # what the compiler really got: Python's own flags, CFLAGS from the environment, ours
+            "compile_args": base + cflags + os.environ.get("CFLAGS", "").split(),
             "openmp_flags": " ".join(cflags + lflags) if omp else None,
             "numpy": np.__version__,
             "cython": __import__("Cython").__version__,
