@@ -1,4 +1,4 @@
-"""Running the installed command line in a subprocess, as a user would."""
+"""Running the installed command line (and other code) in a subprocess, as a user would."""
 
 import os
 import queue
@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 
 # `python -m lrelu` from a directory outside the source tree, so it imports the installed
@@ -27,6 +28,25 @@ def run_lrelu(*args, cwd=OUTSIDE, env=None, timeout=120, python_code=None):
     head = [sys.executable, "-c", python_code] if python_code else [sys.executable, "-m", "lrelu"]
     return subprocess.run(head + [str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_python(code, timeout=180):
+    """Run code in a fresh interpreter outside the source tree, so it imports the installed
+    lrelu; a hang fails on the timeout."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=OUTSIDE, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_in_process(capsys, *args):
+    """The command line's main() in this process, as a CompletedProcess (argparse's SystemExit
+    gives the status): for tables of cases that would each cost an interpreter start."""
+    from lrelu.cli import main
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:
+        status = exc.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
 
 
 # For python_code: run the CLI with some optional library made unimportable.

@@ -12,9 +12,8 @@ import pytest
 
 from lrelu import reference
 from lrelu._apply import JOURNAL_SUFFIX
-from lrelu.cli import main
 
-from cli_helpers import WITHOUT, Running, assert_one_line_error, run_lrelu
+from cli_helpers import WITHOUT, Running, assert_one_line_error, run_in_process, run_lrelu
 from helpers import assert_same, sample
 
 # Chunk sizes in MiB that split rows mid-way: 0.003 MiB is 3145 bytes, not a whole number of
@@ -35,19 +34,24 @@ def save(path, array):
     return path
 
 
-def apply_here(*args):
-    """The command line's main() in this process: the many-dtype matrix runs in milliseconds
-    this way; the tests further down run the installed command in a subprocess."""
-    return main(["apply", *map(str, args)])
+@pytest.fixture
+def apply_here(capsys):
+    """`lrelu apply ARGS` through main() in this process, which must succeed: the many-dtype
+    matrix runs in milliseconds this way; the tests further down start the installed command."""
+    def apply(*args):
+        done = run_in_process(capsys, "apply", *args)
+        assert done.returncode == 0, done.stderr
+        return done
+    return apply
 
 
 @pytest.mark.parametrize("derivative", [False, True])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, np.int16, np.uint8, np.bool_])
-def test_out_of_place_equals_the_reference(tmp_path, dtype, derivative):
+def test_out_of_place_equals_the_reference(tmp_path, apply_here, dtype, derivative):
     x = sample((120, 37), dtype, seed=3)
     src = save(tmp_path / "in.npy", x)
     flags = ["--derivative"] if derivative else []
-    assert apply_here(src, "-o", tmp_path / "out.npy", "--alpha", "0.2", "--chunk-mb", ODD_CHUNK_MB, *flags) == 0
+    apply_here(src, "-o", tmp_path / "out.npy", "--alpha", "0.2", "--chunk-mb", ODD_CHUNK_MB, *flags)
     assert_same(np.load(tmp_path / "out.npy"), expected(x, 0.2, derivative))
     assert_same(np.load(src), x)                       # the input is untouched
     assert listing(tmp_path) == ["in.npy", "out.npy"]  # no temporary left behind
@@ -55,11 +59,11 @@ def test_out_of_place_equals_the_reference(tmp_path, dtype, derivative):
 
 @pytest.mark.parametrize("derivative", [False, True])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
-def test_in_place_equals_the_reference(tmp_path, dtype, derivative):
+def test_in_place_equals_the_reference(tmp_path, apply_here, dtype, derivative):
     x = sample((120, 37), dtype, seed=4)
     src = save(tmp_path / "data.npy", x)
     flags = ["--derivative"] if derivative else []
-    assert apply_here(src, "--in-place", "--alpha", "-1e-3", "--chunk-mb", ODD_CHUNK_MB, *flags) == 0
+    apply_here(src, "--in-place", "--alpha", "-1e-3", "--chunk-mb", ODD_CHUNK_MB, *flags)
     assert_same(np.load(src), expected(x, -1e-3, derivative))
     assert listing(tmp_path) == ["data.npy"]           # the journal is gone
 
@@ -76,37 +80,37 @@ def test_the_installed_command_transforms_a_file(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", ["out", "in-place"])
-def test_fortran_order_files_keep_their_order_and_shape(tmp_path, mode):
+def test_fortran_order_files_keep_their_order_and_shape(tmp_path, apply_here, mode):
     x = np.asfortranarray(sample((64, 3, 11), np.float64, seed=5))
     src = save(tmp_path / "f.npy", x)
     target = tmp_path / "g.npy" if mode == "out" else src
     where = ["-o", target] if mode == "out" else ["--in-place"]
-    assert apply_here(src, *where, "--chunk-mb", ODD_CHUNK_MB) == 0
+    apply_here(src, *where, "--chunk-mb", ODD_CHUNK_MB)
     result = np.load(target)
     assert result.flags.f_contiguous and not result.flags.c_contiguous
     assert_same(result, reference.lrelu(x))
 
 
 @pytest.mark.parametrize("mode", ["out", "in-place"])
-def test_an_empty_array_gives_an_empty_array(tmp_path, mode):
+def test_an_empty_array_gives_an_empty_array(tmp_path, apply_here, mode):
     x = np.empty((0, 5), np.float32)
     src = save(tmp_path / "e.npy", x)
     target = tmp_path / "r.npy" if mode == "out" else src
-    assert apply_here(src, *(["-o", target] if mode == "out" else ["--in-place"])) == 0
+    apply_here(src, *(["-o", target] if mode == "out" else ["--in-place"]))
     assert_same(np.load(target), reference.lrelu(x))
 
 
-def test_output_may_replace_its_own_input(tmp_path):
+def test_output_may_replace_its_own_input(tmp_path, apply_here):
     x = sample((1000,), np.float32)
     src = save(tmp_path / "x.npy", x)
-    assert apply_here(src, "-o", src, "--chunk-mb", ODD_CHUNK_MB) == 0
+    apply_here(src, "-o", src, "--chunk-mb", ODD_CHUNK_MB)
     assert_same(np.load(src), reference.lrelu(x))
 
 
-def test_big_endian_files_are_transformed_by_value(tmp_path):
+def test_big_endian_files_are_transformed_by_value(tmp_path, apply_here):
     x = sample((500,), np.float64).astype(">f8")
     src = save(tmp_path / "be.npy", x)
-    assert apply_here(src, "--in-place", "--chunk-mb", ODD_CHUNK_MB) == 0
+    apply_here(src, "--in-place", "--chunk-mb", ODD_CHUNK_MB)
     result = np.load(src)
     assert result.dtype == np.dtype(">f8")
     assert_same(result.astype("<f8"), reference.lrelu(x.astype("<f8")))
@@ -328,18 +332,31 @@ def bad_input_cases(tmp):
     }
 
 
-@pytest.mark.parametrize("case", [
-    "not npy", "npz archive", "missing", "missing in place", "integer in place", "objects", "complex",
-    "truncated", "output dir missing", "output under a file", "output is a directory",
-    "input is a directory", "alpha nan", "alpha inf", "alpha text", "no destination",
-    "both destinations", "chunk zero"])
-def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, case):
+BAD_INPUT = ["not npy", "npz archive", "missing", "missing in place", "integer in place", "objects", "complex",
+             "truncated", "output dir missing", "output under a file", "output is a directory",
+             "input is a directory", "alpha nan", "alpha inf", "alpha text", "no destination",
+             "both destinations", "chunk zero"]
+
+
+def files_in(directory):
+    return {name: (directory / name).read_bytes() for name in listing(directory) if (directory / name).is_file()}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, case):
     args, status, words = bad_input_cases(tmp_path)[case]
-    before = {name: (tmp_path / name).read_bytes() for name in listing(tmp_path) if (tmp_path / name).is_file()}
-    assert_one_line_error(run_lrelu(*args), status, *words)
-    after = {name: (tmp_path / name).read_bytes() for name in listing(tmp_path) if (tmp_path / name).is_file()}
-    assert after == before
+    before = files_in(tmp_path)
+    assert_one_line_error(run_in_process(capsys, *args), status, *words)
+    assert files_in(tmp_path) == before
     assert listing(tmp_path) == sorted(list(before) + ["a-directory"])
+
+
+@pytest.mark.parametrize("case", ["not npy", "integer in place", "output dir missing", "alpha inf"])
+def test_the_installed_command_reports_bad_input_in_one_line(tmp_path, case):
+    args, status, words = bad_input_cases(tmp_path)[case]
+    before = files_in(tmp_path)
+    assert_one_line_error(run_lrelu(*args), status, *words)
+    assert files_in(tmp_path) == before
 
 
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root may write anywhere")
