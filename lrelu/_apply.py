@@ -237,9 +237,10 @@ def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAU
                 del values
             finally:
                 _close(mm)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(dst.fileno(), 0o666 & ~umask)   # mkstemp makes it 0600; give it a normal file's mode
+        if hasattr(os, "fchmod"):          # mkstemp makes it 0600; give it a normal file's mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(dst.fileno(), 0o666 & ~umask)
     return out_dtype, shape
 
 
