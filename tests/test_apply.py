@@ -1,0 +1,367 @@
+"""`lrelu apply`: out of place and in place over .npy files, kill-and-resume, bad input."""
+
+import os
+import random
+import re
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lrelu import reference
+from lrelu._apply import JOURNAL_SUFFIX
+
+from cli_helpers import WITHOUT, Running, assert_one_line_error, run_in_process, run_lrelu
+from helpers import assert_same, sample
+
+# Chunk sizes in MiB that split rows mid-way: 0.003 MiB is 3145 bytes, not a whole number of
+# elements for any of these dtypes, let alone of 37-element rows.
+ODD_CHUNK_MB = 0.003
+
+
+def expected(x, alpha=0.01, derivative=False):
+    return reference.der_lrelu_typed(x, alpha) if derivative else reference.lrelu(x, alpha)
+
+
+def listing(directory):
+    return sorted(os.listdir(directory))
+
+
+def save(path, array):
+    np.save(path, array)
+    return path
+
+
+@pytest.fixture
+def apply_here(capsys):
+    """`lrelu apply ARGS` through main() in this process, which must succeed: the many-dtype
+    matrix runs in milliseconds this way; the tests further down start the installed command."""
+    def apply(*args):
+        done = run_in_process(capsys, "apply", *args)
+        assert done.returncode == 0, done.stderr
+        return done
+    return apply
+
+
+@pytest.mark.parametrize("derivative", [False, True])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, np.int16, np.uint8, np.bool_])
+def test_out_of_place_equals_the_reference(tmp_path, apply_here, dtype, derivative):
+    x = sample((120, 37), dtype, seed=3)
+    src = save(tmp_path / "in.npy", x)
+    flags = ["--derivative"] if derivative else []
+    apply_here(src, "-o", tmp_path / "out.npy", "--alpha", "0.2", "--chunk-mb", ODD_CHUNK_MB, *flags)
+    assert_same(np.load(tmp_path / "out.npy"), expected(x, 0.2, derivative))
+    assert_same(np.load(src), x)                       # the input is untouched
+    assert listing(tmp_path) == ["in.npy", "out.npy"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("derivative", [False, True])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_in_place_equals_the_reference(tmp_path, apply_here, dtype, derivative):
+    x = sample((120, 37), dtype, seed=4)
+    src = save(tmp_path / "data.npy", x)
+    flags = ["--derivative"] if derivative else []
+    apply_here(src, "--in-place", "--alpha", "-1e-3", "--chunk-mb", ODD_CHUNK_MB, *flags)
+    assert_same(np.load(src), expected(x, -1e-3, derivative))
+    assert listing(tmp_path) == ["data.npy"]           # the journal is gone
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_the_installed_command_transforms_a_file(tmp_path, mode):
+    x = sample((120, 37), np.float32, seed=6)
+    src = save(tmp_path / "x.npy", x)
+    target = tmp_path / "y.npy" if mode == "out" else src
+    done = run_lrelu("apply", src, *(["-o", target] if mode == "out" else ["--in-place"]),
+                     "--alpha", "0.3", "--chunk-mb", ODD_CHUNK_MB)
+    assert done.returncode == 0, done.stderr
+    assert_same(np.load(target), reference.lrelu(x, 0.3))
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_fortran_order_files_keep_their_order_and_shape(tmp_path, apply_here, mode):
+    x = np.asfortranarray(sample((64, 3, 11), np.float64, seed=5))
+    src = save(tmp_path / "f.npy", x)
+    target = tmp_path / "g.npy" if mode == "out" else src
+    where = ["-o", target] if mode == "out" else ["--in-place"]
+    apply_here(src, *where, "--chunk-mb", ODD_CHUNK_MB)
+    result = np.load(target)
+    assert result.flags.f_contiguous and not result.flags.c_contiguous
+    assert_same(result, reference.lrelu(x))
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_an_empty_array_gives_an_empty_array(tmp_path, apply_here, mode):
+    x = np.empty((0, 5), np.float32)
+    src = save(tmp_path / "e.npy", x)
+    target = tmp_path / "r.npy" if mode == "out" else src
+    apply_here(src, *(["-o", target] if mode == "out" else ["--in-place"]))
+    assert_same(np.load(target), reference.lrelu(x))
+
+
+def test_output_may_replace_its_own_input(tmp_path, apply_here):
+    x = sample((1000,), np.float32)
+    src = save(tmp_path / "x.npy", x)
+    apply_here(src, "-o", src, "--chunk-mb", ODD_CHUNK_MB)
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+def test_big_endian_files_are_transformed_by_value(tmp_path, apply_here):
+    x = sample((500,), np.float64).astype(">f8")
+    src = save(tmp_path / "be.npy", x)
+    apply_here(src, "--in-place", "--chunk-mb", ODD_CHUNK_MB)
+    result = np.load(src)
+    assert result.dtype == np.dtype(">f8")
+    assert_same(result.astype("<f8"), reference.lrelu(x.astype("<f8")))
+
+
+def test_a_progress_bar_is_drawn_with_tqdm_and_the_work_runs_without_it(tmp_path):
+    x = sample((5000,), np.float64)
+    src = save(tmp_path / "x.npy", x)
+    with_bar = run_lrelu("apply", src, "-o", tmp_path / "a.npy", "--chunk-mb", 0.01)
+    assert with_bar.returncode == 0 and "100%" in with_bar.stderr
+    without = run_lrelu("apply", src, "-o", tmp_path / "b.npy", "--chunk-mb", 0.01,
+                        python_code=WITHOUT.format("tqdm"))
+    assert without.returncode == 0 and without.stderr == ""
+    assert_same(np.load(tmp_path / "b.npy"), reference.lrelu(x))
+
+
+# VmHWM is this process's peak resident memory; unlike ru_maxrss it is not inherited from
+# the (large) pytest process that forked this one.
+MEMORY_PROBE = """
+import sys
+from lrelu.cli import main
+def peak_kib():
+    with open("/proc/self/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+before = peak_kib()
+status = main(sys.argv[1:])
+print("grew_kib", peak_kib() - before, file=sys.stderr)
+raise SystemExit(status)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_memory_stays_near_the_chunk_size_not_the_file_size(tmp_path, mode):
+    x = np.random.default_rng(0).standard_normal(2**23, dtype=np.float64)   # 64 MiB
+    src = save(tmp_path / "big.npy", x)
+    where = ["-o", tmp_path / "out.npy"] if mode == "out" else ["--in-place"]
+    done = run_lrelu("apply", src, *where, "--chunk-mb", 2, python_code=MEMORY_PROBE)
+    assert done.returncode == 0, done.stderr
+    grew_mib = int(done.stderr.split("grew_kib")[1].split()[0]) / 1024
+    # A chunk is 2 MiB; its buffers, the mapped pages of one chunk and some slack stay far
+    # below the 64 MiB that reading the file whole would take.
+    assert grew_mib < 24, grew_mib
+    assert_same(np.load(tmp_path / "out.npy" if mode == "out" else src), reference.lrelu(x))
+
+
+# ---- kill and resume ------------------------------------------------------------------------
+
+def journal_of(path):
+    return str(path) + JOURNAL_SUFFIX
+
+
+def start_paused(src, point, chunk, *extra):
+    """`apply --in-place` stopped by the test hook at (point, chunk), still alive."""
+    run = Running("apply", src, "--in-place", *extra, env={"LRELU_APPLY_TEST_PAUSE": f"{point}:{chunk}"})
+    run.wait_for(f"lrelu-test-paused {point} {chunk}")
+    return run
+
+
+CHUNK_MB = 1 / 16                          # 64 KiB: 8192 float64 elements per chunk
+CHUNK = 8192
+
+
+# Each point is a moment where a kill -9 leaves a different state on disk. At "transformed"
+# and "flushed", chunk 2 already holds f(x) in the file while the journal still names it as
+# unfinished, so a resume that simply re-ran the chunk would apply f twice.
+@pytest.mark.parametrize("point, chunk, journal_exists, chunk_already_changed", [
+    ("journal-half-written", 0, False, False),   # first journal only half in its temp file
+    ("journal-half-written", 3, True, False),    # journal update cut short: the old one holds
+    ("journal-written", 2, True, False),         # chunk 2 saved, not yet touched
+    ("transformed", 2, True, True),              # chunk 2 changed in the map, not flushed
+    ("flushed", 2, True, True),                  # chunk 2 on disk, not yet marked done
+    ("flushed", 7, True, True),                  # the last chunk flushed, journal not yet removed
+])
+def test_killed_at_any_point_then_rerun_applies_the_function_exactly_once(
+        tmp_path, point, chunk, journal_exists, chunk_already_changed):
+    x = sample((8 * CHUNK,), np.float64, seed=7)
+    src = save(tmp_path / "data.npy", x)
+    run = start_paused(src, point, chunk, "--alpha", "0.3", "--chunk-mb", CHUNK_MB)
+    assert os.path.exists(journal_of(src)) == journal_exists
+    on_disk = np.load(src, mmap_mode="r")[chunk * CHUNK:(chunk + 1) * CHUNK]
+    assert_same(on_disk, reference.lrelu(x[chunk * CHUNK:(chunk + 1) * CHUNK], 0.3) if chunk_already_changed
+                else x[chunk * CHUNK:(chunk + 1) * CHUNK])
+    del on_disk
+    assert run.kill() == -signal.SIGKILL
+
+    again = run_lrelu("apply", src, "--in-place", "--alpha", "0.3", "--chunk-mb", CHUNK_MB)
+    assert again.returncode == 0, again.stderr
+    assert ("resuming" in again.stderr) == journal_exists
+    assert_same(np.load(src), reference.lrelu(x, 0.3))
+    assert listing(tmp_path) == ["data.npy"]
+
+
+def resumed_from(stderr):
+    """Bytes an interrupted run had finished, as the resuming run reports them."""
+    return int(re.search(r"resuming .*: (\d+) of \d+ bytes were done", stderr).group(1))
+
+
+def test_killed_repeatedly_at_random_moments_a_large_file_ends_transformed_once(tmp_path):
+    x = np.random.default_rng(11).standard_normal(2**24).astype(np.float32)   # 64 MiB
+    src = save(tmp_path / "big.npy", x)
+    args = ["apply", src, "--in-place", "--alpha", "0.05", "--chunk-mb", 1]
+    # 20 ms per chunk: the 64 chunks take over a second, so each kill lands mid-job.
+    slow = {"LRELU_APPLY_TEST_DELAY": "0.02"}
+    rng = random.Random(5)
+    resumed_at = []
+    for attempt in range(4):
+        run = Running(*args, env=slow)
+        if attempt == 0:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(journal_of(src)):            # the job has begun
+                assert time.monotonic() < deadline and run.proc.poll() is None
+                time.sleep(0.005)
+        else:
+            resumed_at.append(resumed_from(run.wait_for("resuming")))
+        time.sleep(rng.uniform(0.05, 0.25))
+        assert run.kill() == -signal.SIGKILL, "the run ended before it could be killed"
+        assert os.path.exists(journal_of(src))
+    finish = run_lrelu(*args)
+    assert finish.returncode == 0, finish.stderr
+    resumed_at.append(resumed_from(finish.stderr))
+    assert resumed_at == sorted(resumed_at) and 0 < resumed_at[-1] < x.nbytes, resumed_at
+    assert_same(np.load(src), reference.lrelu(x, 0.05))
+    assert listing(tmp_path) == ["big.npy"]
+
+
+def test_resuming_with_another_alpha_is_refused_and_changes_nothing(tmp_path):
+    x = sample((8 * CHUNK,), np.float64, seed=8)
+    src = save(tmp_path / "data.npy", x)
+    start_paused(src, "flushed", 3, "--alpha", "0.3", "--chunk-mb", CHUNK_MB).kill()
+    before = open(src, "rb").read(), open(journal_of(src), "rb").read()
+    for wrong in (["--alpha", "0.5"], ["--alpha", "0.3", "--derivative"]):
+        done = run_lrelu("apply", src, "--in-place", *wrong, "--chunk-mb", CHUNK_MB)
+        assert_one_line_error(done, 1, "other parameters", "--alpha 0.3")
+        assert (open(src, "rb").read(), open(journal_of(src), "rb").read()) == before
+    # A different chunk size is fine: the journal counts elements, not chunks.
+    assert run_lrelu("apply", src, "--in-place", "--alpha", "0.3", "--chunk-mb", 0.01).returncode == 0
+    assert_same(np.load(src), reference.lrelu(x, 0.3))
+
+
+def test_out_of_place_from_a_half_transformed_file_is_refused(tmp_path):
+    src = save(tmp_path / "data.npy", sample((8 * CHUNK,), np.float64))
+    start_paused(src, "journal-written", 1, "--chunk-mb", CHUNK_MB).kill()
+    done = run_lrelu("apply", src, "-o", tmp_path / "out.npy")
+    assert_one_line_error(done, 1, "interrupted", "--in-place")
+    assert not os.path.exists(tmp_path / "out.npy")
+
+
+def test_a_damaged_journal_is_refused_and_kept(tmp_path):
+    src = save(tmp_path / "data.npy", sample((8 * CHUNK,), np.float64))
+    start_paused(src, "journal-written", 1, "--chunk-mb", CHUNK_MB).kill()
+    with open(journal_of(src), "r+b") as f:
+        f.seek(-100, os.SEEK_END)
+        f.write(b"\xff" * 10)
+    before = open(src, "rb").read()
+    assert_one_line_error(run_lrelu("apply", src, "--in-place", "--chunk-mb", CHUNK_MB), 1, "damaged")
+    assert open(src, "rb").read() == before and os.path.exists(journal_of(src))
+
+
+def test_a_second_in_place_run_on_the_same_file_is_refused_while_one_runs(tmp_path):
+    x = sample((8 * CHUNK,), np.float64)
+    src = save(tmp_path / "data.npy", x)
+    first = start_paused(src, "transformed", 1, "--chunk-mb", CHUNK_MB)
+    try:
+        assert_one_line_error(run_lrelu("apply", src, "--in-place", "--chunk-mb", CHUNK_MB), 1, "another")
+    finally:
+        first.kill()
+    assert run_lrelu("apply", src, "--in-place", "--chunk-mb", CHUNK_MB).returncode == 0
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+def test_a_killed_out_of_place_run_leaves_the_old_output_whole(tmp_path):
+    x = sample((8 * CHUNK,), np.float64)
+    src = save(tmp_path / "in.npy", x)
+    out = save(tmp_path / "out.npy", np.arange(10.0))
+    run = Running("apply", src, "-o", out, "--chunk-mb", CHUNK_MB, env={"LRELU_APPLY_TEST_PAUSE": "written:4"})
+    run.wait_for("lrelu-test-paused written 4")
+    assert run.kill() == -signal.SIGKILL
+    assert_same(np.load(out), np.arange(10.0))
+    # Only the hidden temporary is left, beside OUTPUT; the next run replaces OUTPUT whole.
+    assert [name for name in listing(tmp_path) if name not in ("in.npy", "out.npy")][0].startswith(".out.npy.")
+    assert run_lrelu("apply", src, "-o", out).returncode == 0
+    assert_same(np.load(out), reference.lrelu(x))
+
+
+# ---- bad input: one line, non-zero, nothing left behind --------------------------------------
+
+def bad_input_cases(tmp):
+    """name -> (arguments, exit status, words the message must contain)."""
+    good = save(tmp / "good.npy", sample((100,), np.float32))
+    (tmp / "text.npy").write_text("x,y\n1,2\n")
+    np.savez(tmp / "archive.npz", a=np.zeros(3))
+    save(tmp / "ints.npy", np.arange(10, dtype=np.int32))
+    np.save(tmp / "objects.npy", np.array([1.0, "a"], dtype=object), allow_pickle=True)
+    save(tmp / "complex.npy", np.zeros(4, np.complex128))
+    with open(tmp / "cut.npy", "wb") as f:
+        f.write(open(good, "rb").read()[:200])
+    (tmp / "plain-file").write_text("")
+    (tmp / "a-directory").mkdir()
+    return {
+        "not npy": (["apply", tmp / "text.npy", "-o", tmp / "o.npy"], 1, ["not a .npy file"]),
+        "npz archive": (["apply", tmp / "archive.npz", "-o", tmp / "o.npy"], 1, ["not a .npy file"]),
+        "missing": (["apply", tmp / "nope.npy", "-o", tmp / "o.npy"], 1, ["nope.npy", "No such file"]),
+        "missing in place": (["apply", tmp / "nope.npy", "--in-place"], 1, ["No such file"]),
+        "integer in place": (["apply", tmp / "ints.npy", "--in-place"], 1, ["floating-point", "int32"]),
+        "objects": (["apply", tmp / "objects.npy", "-o", tmp / "o.npy"], 1, ["Python objects"]),
+        "complex": (["apply", tmp / "complex.npy", "-o", tmp / "o.npy"], 1, ["complex128"]),
+        "truncated": (["apply", tmp / "cut.npy", "-o", tmp / "o.npy"], 1, ["truncated"]),
+        "output dir missing": (["apply", good, "-o", tmp / "no-dir" / "o.npy"], 1, ["cannot write"]),
+        "output under a file": (["apply", good, "-o", tmp / "plain-file" / "o.npy"], 1, ["cannot write"]),
+        "output is a directory": (["apply", good, "-o", tmp / "a-directory"], 1, ["is a directory"]),
+        "input is a directory": (["apply", tmp / "a-directory", "-o", tmp / "o.npy"], 1, ["is a directory"]),
+        "alpha nan": (["apply", good, "-o", tmp / "o.npy", "--alpha", "nan"], 2, ["finite"]),
+        "alpha inf": (["apply", good, "--in-place", "--alpha", "-inf"], 2, ["finite"]),
+        "alpha text": (["apply", good, "--in-place", "--alpha", "small"], 2, ["real number"]),
+        "no destination": (["apply", good], 2, ["-o", "--in-place"]),
+        "both destinations": (["apply", good, "-o", tmp / "o.npy", "--in-place"], 2, ["not allowed"]),
+        "chunk zero": (["apply", good, "--in-place", "--chunk-mb", "0"], 2, ["--chunk-mb", "positive"]),
+    }
+
+
+BAD_INPUT = ["not npy", "npz archive", "missing", "missing in place", "integer in place", "objects", "complex",
+             "truncated", "output dir missing", "output under a file", "output is a directory",
+             "input is a directory", "alpha nan", "alpha inf", "alpha text", "no destination",
+             "both destinations", "chunk zero"]
+
+
+def files_in(directory):
+    return {name: (directory / name).read_bytes() for name in listing(directory) if (directory / name).is_file()}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, case):
+    args, status, words = bad_input_cases(tmp_path)[case]
+    before = files_in(tmp_path)
+    assert_one_line_error(run_in_process(capsys, *args), status, *words)
+    assert files_in(tmp_path) == before
+    assert listing(tmp_path) == sorted(list(before) + ["a-directory"])
+
+
+@pytest.mark.parametrize("case", ["not npy", "integer in place", "output dir missing", "alpha inf"])
+def test_the_installed_command_reports_bad_input_in_one_line(tmp_path, case):
+    args, status, words = bad_input_cases(tmp_path)[case]
+    before = files_in(tmp_path)
+    assert_one_line_error(run_lrelu(*args), status, *words)
+    assert files_in(tmp_path) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_file_cannot_be_changed_in_place(tmp_path):
+    src = save(tmp_path / "ro.npy", sample((100,), np.float32))
+    os.chmod(src, 0o444)
+    assert_one_line_error(run_lrelu("apply", src, "--in-place"), 1, "cannot open it for writing")
+    assert listing(tmp_path) == ["ro.npy"]
