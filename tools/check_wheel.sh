@@ -85,14 +85,16 @@ case $(basename "$repaired") in
     *manylinux*) echo "repaired: $(basename "$repaired")" ;;
     *) fail "auditwheel gave no manylinux wheel: $(basename "$repaired")" ;;
 esac
-"$work/tools/bin/python" -m zipfile -l "$repaired" | grep -q 'lrelu\.libs/libgomp' ||
-    fail "libgomp is not bundled in $(basename "$repaired")"
+# (No `| grep -q` here: with pipefail, grep quitting early would fail the pipe.)
+contents=$("$work/tools/bin/python" -m zipfile -l "$repaired")
+grep -q 'lrelu\.libs/libgomp' <<<"$contents" || fail "libgomp is not bundled in $(basename "$repaired")"
 
 step "3. fresh venv, the repaired wheel, the whole suite"
 make_test_venv "$work/venv" "$repaired"
 # The extension must load the libgomp inside the wheel, not the system's.
-ldd "$("$work/venv/bin/python" -c 'import lrelu._threads as m; print(m.__file__)' )" |
-    grep -q 'lrelu\.libs/libgomp' || fail "the installed extension does not use the bundled libgomp"
+libs=$(ldd "$("$work/venv/bin/python" -c 'import lrelu._threads as m; print(m.__file__)')")
+grep 'libgomp' <<<"$libs"
+grep -q 'lrelu\.libs/libgomp' <<<"$libs" || fail "the installed extension does not use the bundled libgomp"
 run_suite "$work/venv" True 2.
 
 step "4. the same wheel under NumPy 1.26"
