@@ -5,8 +5,8 @@ with the compiler's flags (-fopenmp; /openmp on MSVC; -Xpreprocessor -fopenmp -l
 clang with Homebrew's libomp); if that fails the build goes on serially, with a warning.
 """
 
-import json
 import os
+import pprint
 import shlex
 import shutil
 import sys
@@ -96,7 +96,10 @@ class BuildExt(build_ext):
             "cython": __import__("Cython").__version__,
             "platform": sysconfig.get_platform(),
         }
-        text = "# Written by setup.py when lrelu was built.\nBUILD_INFO = " + json.dumps(info, indent=4) + "\n"
+        # A Python literal, not JSON: a serial build's openmp_flags is None, and JSON's null
+        # made _build_info.py raise NameError on import.
+        text = ("# Written by setup.py when lrelu was built.\nBUILD_INFO = "
+                + pprint.pformat(info, sort_dicts=False) + "\n")
         targets = [os.path.join(self.build_lib, "lrelu", "_build_info.py")]
         if self.inplace or getattr(self, "editable_mode", False):
             targets.append(os.path.join("lrelu", "_build_info.py"))
