@@ -14,6 +14,7 @@ from ._threads import set_num_threads as set_num_threads
 from ._threads import threads as threads
 
 __version__: str
+# The same list as __init__.py; stubtest (tests/test_typing.py) fails if the two differ.
 __all__ = [
     "__version__",
     "leaky_relu",

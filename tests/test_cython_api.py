@@ -126,35 +126,28 @@ def _alpha(dtype, alpha):
     return np.dtype(dtype).type(alpha)
 
 
+# (function of the user module, its listing): the forward and the derivative.
+OUT_OF_PLACE = [("forward", reference.lrelu), ("derivative", reference.der_lrelu_typed)]
+IN_PLACE = [("forward_", reference.lrelu), ("derivative_", reference.der_lrelu_typed)]
+
+
+@pytest.mark.parametrize("name, oracle", OUT_OF_PLACE)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_out_of_place_forward_equals_the_listing(user, dtype):
+@pytest.mark.parametrize("alpha", [0.3, -0.5, 2.0])
+def test_out_of_place_equals_the_listing(user, name, oracle, dtype, alpha):
     x = sample((257,), dtype)
     out = np.empty_like(x)
-    user.forward(x, out, 0.3)
-    assert_same(out, reference.lrelu(x, _alpha(dtype, 0.3)))
+    getattr(user, name)(x, out, alpha)
+    assert_same(out, oracle(x, _alpha(dtype, alpha)))
 
 
+@pytest.mark.parametrize("name, oracle", IN_PLACE)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_out_of_place_derivative_equals_the_listing(user, dtype):
+@pytest.mark.parametrize("alpha", [0.3, -0.5, 2.0])
+def test_in_place_equals_the_listing(user, name, oracle, dtype, alpha):
     x = sample((257,), dtype)
-    out = np.empty_like(x)
-    user.derivative(x, out, 0.3)
-    assert_same(out, reference.der_lrelu_typed(x, _alpha(dtype, 0.3)))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_in_place_forward_equals_the_listing(user, dtype):
-    x = sample((257,), dtype)
-    expected = reference.lrelu(x, _alpha(dtype, -0.5))
-    user.forward_(x, -0.5)
-    assert_same(x, expected)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_in_place_derivative_equals_the_listing(user, dtype):
-    x = sample((257,), dtype)
-    expected = reference.der_lrelu_typed(x, _alpha(dtype, 2.0))
-    user.derivative_(x, 2.0)
+    expected = oracle(x, _alpha(dtype, alpha))
+    getattr(user, name)(x, alpha)
     assert_same(x, expected)
 
 
