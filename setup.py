@@ -5,8 +5,9 @@ with the compiler's flags (-fopenmp; /openmp on MSVC; -Xpreprocessor -fopenmp -l
 clang with Homebrew's libomp); if that fails the build goes on serially, with a warning.
 """
 
-import json
 import os
+import pprint
+import shlex
 import shutil
 import sys
 import sysconfig
@@ -41,6 +42,10 @@ def _openmp_candidates(compiler):
 
 def _probe_openmp(compiler):
     """The first (compile, link) flags that build and link an OpenMP program, or None."""
+    # The extensions link with LDFLAGS (setuptools adds it to the shared-object linker), but
+    # link_executable does not: without it the probe could not see a keg-only Homebrew libomp
+    # that LDFLAGS=-L... points at, and a macOS wheel would silently come out serial.
+    ldflags = shlex.split(os.environ.get("LDFLAGS", "")) if compiler.compiler_type != "msvc" else []
     for cflags, lflags in _openmp_candidates(compiler):
         tmp = tempfile.mkdtemp(prefix="lrelu-omp-")
         try:
@@ -48,7 +53,8 @@ def _probe_openmp(compiler):
             with open(src, "w") as f:
                 f.write(OPENMP_PROBE)
             objects = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-            compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=lflags)
+            compiler.link_executable(objects, "probe", output_dir=tmp, extra_preargs=ldflags,
+                                     extra_postargs=lflags)
             return cflags, lflags
         except Exception:
             continue
@@ -68,7 +74,9 @@ class BuildExt(build_ext):
 
         want = os.environ.get("LRELU_OPENMP", "1").strip().lower() not in ("0", "false", "no", "off")
         omp = _probe_openmp(self.compiler) if want else None
-        if want and omp is None:
+        if not want:
+            print("lrelu: LRELU_OPENMP=0, building a serial lrelu (one thread per call)", file=sys.stderr)
+        elif omp is None:
             warnings.warn("lrelu: the compiler has no working OpenMP (on macOS: brew install libomp); "
                           "building serially. Set LRELU_OPENMP=0 to silence this.")
             print("lrelu: WARNING: no OpenMP found, building a serial lrelu", file=sys.stderr)
@@ -89,7 +97,10 @@ class BuildExt(build_ext):
             "cython": __import__("Cython").__version__,
             "platform": sysconfig.get_platform(),
         }
-        text = "# Written by setup.py when lrelu was built.\nBUILD_INFO = " + json.dumps(info, indent=4) + "\n"
+        # A Python literal, not JSON: a serial build's openmp_flags is None, and JSON's null
+        # made _build_info.py raise NameError on import.
+        text = ("# Written by setup.py when lrelu was built.\nBUILD_INFO = "
+                + pprint.pformat(info, sort_dicts=False) + "\n")
         targets = [os.path.join(self.build_lib, "lrelu", "_build_info.py")]
         if self.inplace or getattr(self, "editable_mode", False):
             targets.append(os.path.join("lrelu", "_build_info.py"))
@@ -104,7 +115,11 @@ extensions = [
         name,
         [name.replace(".", "/") + ".pyx"],
         include_dirs=[np.get_include(), "lrelu/include"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        # Built against NumPy 2, the binary must load on every NumPy that pyproject.toml's
+        # dependency allows (numpy>=1.23): pin the C API it may use to that oldest version
+        # rather than the build NumPy's default, which newer releases raise.
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION")],
     )
     for name in MODULES
 ]
@@ -112,7 +127,15 @@ extensions = [
 setup(
     ext_modules=cythonize(
         extensions,
-        compiler_directives={"language_level": "3", "embedsignature": True},
+        # freethreading_compatible: importing lrelu on a free-threaded CPython (3.14t) keeps the
+        # GIL off. The module state allows it: the ufunc loop tables, the SIMD choice and the
+        # ufunc objects are written once at import and only read after; the team guard is an
+        # atomic; the thread count is one aligned int that the nogil kernels already read while
+        # other threads set it (so the GIL build has the same race, last writer wins); the
+        # parallel-region counter changes only under the team guard; floating-point flags are
+        # per thread. Each call keeps its state on its own stack.
+        compiler_directives={"language_level": "3", "embedsignature": True,
+                             "freethreading_compatible": True},
     ),
     cmdclass={"build_ext": BuildExt},
 )

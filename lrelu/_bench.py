@@ -73,7 +73,7 @@ def _numexpr(op, dtype):
     return lambda x, g, a: ne.evaluate("where(x >= 0, g, a * g)", local_dict={"x": x, "g": g, "a": x.dtype.type(a)}, out=g)
 
 
-_NUMBA_UFUNCS = {}
+_NUMBA_UFUNCS: dict = {}   # the three numba.vectorize ufuncs, compiled on first use
 
 
 def _numba(op, dtype):

@@ -1,0 +1,58 @@
+# Types of lrelu's public API (the functions live in _api.py, which is untyped).
+# A NumPy array in gives a NumPy array out; anything else (lists, scalars, pandas, xarray or
+# dask objects) comes back as whatever NumPy or the object's __array_ufunc__ makes of it.
+from typing import Any, TypeVar, overload
+
+import numpy as np
+from _typeshed import SupportsWrite
+from numpy.typing import ArrayLike, NDArray
+
+from . import reference as reference
+from . import ufuncs as ufuncs
+from ._threads import get_num_threads as get_num_threads
+from ._threads import set_num_threads as set_num_threads
+from ._threads import threads as threads
+
+__version__: str
+# The same list as __init__.py; stubtest (tests/test_typing.py) fails if the two differ.
+__all__ = [
+    "__version__",
+    "leaky_relu",
+    "leaky_relu_",
+    "leaky_relu_derivative",
+    "leaky_relu_derivative_",
+    "leaky_relu_backward",
+    "lrelu",
+    "der_lrelu",
+    "get_num_threads",
+    "set_num_threads",
+    "threads",
+    "show_config",
+    "ufuncs",
+    "reference",
+    "get_include",
+]
+
+_Array = TypeVar("_Array", bound=NDArray[np.floating[Any]])
+
+@overload
+def leaky_relu(x: NDArray[Any], alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> NDArray[Any]: ...
+@overload
+def leaky_relu(x: Any, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> Any: ...
+def leaky_relu_(x: _Array, alpha: ArrayLike = 0.01) -> _Array: ...
+@overload
+def leaky_relu_derivative(x: NDArray[Any], alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> NDArray[Any]: ...
+@overload
+def leaky_relu_derivative(x: Any, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> Any: ...
+def leaky_relu_derivative_(x: _Array, alpha: ArrayLike = 0.01) -> _Array: ...
+@overload
+def leaky_relu_backward(grad: NDArray[Any], x: ArrayLike, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> NDArray[Any]: ...
+@overload
+def leaky_relu_backward(grad: Any, x: Any, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> Any: ...
+
+# The source document's own names.
+lrelu = leaky_relu
+der_lrelu = leaky_relu_derivative
+
+def show_config(file: SupportsWrite[str] | None = None) -> None: ...
+def get_include() -> str: ...

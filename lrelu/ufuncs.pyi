@@ -1,0 +1,7 @@
+# The raw ufuncs: leaky_relu(x, alpha), leaky_relu_derivative(x, alpha) (nin=2, nout=1) and
+# leaky_relu_backward(grad, x, alpha) (nin=3, nout=1), with every ufunc keyword.
+import numpy as np
+
+leaky_relu: np.ufunc
+leaky_relu_derivative: np.ufunc
+leaky_relu_backward: np.ufunc

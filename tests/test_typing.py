@@ -1,0 +1,52 @@
+"""The type stubs: mypy accepts the README's Python examples, and stubtest finds that the
+stubs agree with the modules, compiled ones included, of the lrelu this test imported."""
+
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import lrelu
+
+pytest.importorskip("mypy", reason="the typing checks need mypy (pip install '.[test]')")
+
+TESTS = Path(__file__).resolve().parent
+README = TESTS.parent / "README.md"
+ALLOWLIST = TESTS / "stubtest-allowlist.txt"
+
+
+def _mypy(module_args, cwd):
+    """Run `python -m <module_args>` from `cwd` (outside the source tree), pointing mypy at the
+    lrelu this process imported; the completed process."""
+    env = dict(os.environ)
+    package_parent = Path(lrelu.__file__).resolve().parent.parent
+    site_dirs = {Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")}
+    if package_parent not in site_dirs:
+        # An editable install: Python finds lrelu through an import hook, which mypy does not
+        # follow, so tell it where the package is (mypy refuses site-packages here).
+        env["MYPYPATH"] = str(package_parent)
+    return subprocess.run([sys.executable, "-m", *module_args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_readme_python_examples_pass_mypy_strict(tmp_path):
+    if not README.exists():
+        pytest.skip(f"no README.md beside {TESTS}")
+    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.S | re.M)
+    assert blocks, "README.md has no ```python examples"
+    files = []
+    for number, block in enumerate(blocks, 1):
+        path = tmp_path / f"readme_example_{number}.py"
+        path.write_text(block, encoding="utf-8")
+        files.append(path.name)
+    result = _mypy(["mypy", "--strict", *files], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stubs_agree_with_the_runtime_modules(tmp_path):
+    result = _mypy(["mypy.stubtest", "lrelu", "--allowlist", str(ALLOWLIST)], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
