@@ -42,7 +42,7 @@ DEFAULT_CHUNK_MB = 64
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, journal still protects
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 class InputError(Exception):

@@ -33,7 +33,7 @@ class _Progress:
 
     def __init__(self, **options):
         try:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no stubs
         except ImportError:
             tqdm = None
         self._tqdm, self._options, self._bar = tqdm, options, None
