@@ -3,11 +3,14 @@
 Every function here calls one of the ufuncs, so pandas, xarray and dask objects dispatch
 through ``__array_ufunc__`` and come back as their own types. Checks run before the ufunc,
 and NumPy itself checks shapes, dtypes and writeability before its loop writes anything, so
-a call that fails leaves every array as it was.
+a call that fails leaves every array as it was. NumPy's own errors (no loop for a dtype,
+shapes, read-only out, casting into out) are reworded in ``except`` blocks, so a call that
+succeeds pays nothing for the clear messages; README.md's "Bad input" table lists them.
 """
 
 import math
 import numbers
+import reprlib
 
 import numpy as np
 
@@ -35,29 +38,52 @@ def _kind_name(obj):
     return f"type {type(obj).__name__}"
 
 
-def _checked_alpha(alpha):
+def _described(obj):
+    """What a user passed, in a few words: dtype <U1 (str), str '0.1', None."""
+    if obj is None:
+        return "None"
+    if isinstance(obj, np.ndarray):
+        return _kind_name(obj)
+    if isinstance(obj, np.generic):
+        return f"NumPy {type(obj).__name__} scalar"
+    if isinstance(obj, (str, bytes, numbers.Number, list, tuple)):
+        return f"{type(obj).__name__} {reprlib.repr(obj)}"
+    return type(obj).__name__
+
+
+def _checked_alpha(name, alpha):
     """alpha as given, once it is known to be real and finite (scalar or array)."""
     if isinstance(alpha, (bool, np.bool_)):
-        raise TypeError(f"alpha must be a real number, got bool {alpha!r}")
+        raise TypeError(f"{name}: alpha must be a real number, got bool {alpha!r}")
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, np.generic):
         if not math.isfinite(alpha):
-            raise ValueError(f"alpha must be finite, got {alpha!r}")
+            raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
         return alpha
     try:
         values = np.asarray(alpha)
     except Exception as exc:  # e.g. a ragged list
-        raise TypeError(f"alpha must be a real number or an array of them, got {type(alpha).__name__}") from exc
+        raise TypeError(f"{name}: alpha must be a real number or an array of them, "
+                        f"got {_described(alpha)}") from exc
     if values.dtype.kind not in "fiu":
-        what = type(alpha).__name__ if values.dtype.kind == "O" else f"dtype {values.dtype}"
-        raise TypeError(f"alpha must be a real number or an array of them, got {what}")
+        what = _described(alpha)
+        if isinstance(alpha, (list, tuple)):
+            what += f" ({_KIND_WORDS.get(values.dtype.kind, values.dtype)})"
+        raise TypeError(f"{name}: alpha must be a real number or an array of them, got {what}")
     if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError("alpha must be finite, got "
+        raise ValueError(f"{name}: alpha must be finite, got "
                          + (repr(alpha) if values.ndim == 0 else "an array containing NaN or inf"))
     return alpha
 
 
-def _unsupported(name, exc, **operands):
-    """A TypeError naming the operand NumPy found no loop for, or else the original error."""
+def _not_real(name, label, what, kind):
+    extra = "; Leaky ReLU is defined on real numbers" if kind == "c" else ""
+    return TypeError(f"{name}: {label} must be an array of real numbers ({_SUPPORTED}), "
+                     f"got {what}{extra}")
+
+
+def _type_error(name, exc, out=None, **operands):
+    """A TypeError naming the operand NumPy found no loop for, or the out it could not cast
+    the result into; else the original error."""
     for label, obj in operands.items():
         if obj is None:
             what, kind = "None", None
@@ -69,27 +95,65 @@ def _unsupported(name, exc, **operands):
             except Exception:
                 what, kind = f"type {type(obj).__name__}", "O"
         if kind is None or kind not in "fiub":
-            extra = "; Leaky ReLU is defined on real numbers" if kind == "c" else ""
-            return TypeError(f"{name}: {label} must be an array of real numbers ({_SUPPORTED}), "
-                             f"got {what}{extra}")
+            return _not_real(name, label, what, kind)
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    if out is not None and not isinstance(out, np.ndarray):
+        return TypeError(f"{name}: out must be a NumPy array, got {type(out).__name__}")
+    result_dtype = getattr(exc, "from_", None)      # NumPy's output casting error says these
+    if out is not None and result_dtype is not None and hasattr(exc, "out_i"):
+        return TypeError(f"{name}: out has dtype {out.dtype}, which cannot hold the "
+                         f"{result_dtype} result (casting={getattr(exc, 'casting', 'same_kind')!r}); "
+                         "use a floating-point out")
+    return exc
+
+
+def _value_error(name, exc, out=None, in_place=False, **operands):
+    """A ValueError saying which array is read-only or which shapes do not fit; else the
+    original error."""
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    target = "x" if in_place else "out"
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        return ValueError(f"{name}: {target} is read-only" + (", so it cannot be changed in place"
+                                                              if in_place else ""))
+    try:
+        shapes = {label: np.shape(obj) for label, obj in operands.items()}
+        out_shape = None if out is None else np.shape(out)
+    except Exception:
+        return exc
+    listed = ", ".join(f"{label} {shape}" for label, shape in shapes.items())
+    try:
+        result = np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        return ValueError(f"{name}: shapes do not broadcast together: {listed}")
+    try:
+        fits = out_shape is None or np.broadcast_shapes(result, out_shape) == out_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        if in_place:
+            return ValueError(f"{name}: the result would have shape {result} ({listed}), but x "
+                              "is changed in place and keeps its shape")
+        return ValueError(f"{name}: out has shape {out_shape}, but the result has shape {result} "
+                          f"({listed})")
     return exc
 
 
 def _checked_inplace_target(name, x):
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} works in place on a NumPy array, got {type(x).__name__}; "
+        raise TypeError(f"{name} works in place on a NumPy array, got {_described(x)}; "
                         f"use {name.rstrip('_')}(x) for a new result")
-    if x.dtype.kind != "f":
+    if x.dtype.kind in "biu":
         raise TypeError(f"{name} works in place on a floating-point array, got dtype {x.dtype}; "
                         f"use {name.rstrip('_')}(x) for a new float64 result")
-    if not x.flags.writeable:
-        raise ValueError(f"{name}: the array is read-only, so it cannot be changed in place")
+    if x.dtype.kind != "f":
+        raise _not_real(name, "x", _kind_name(x), x.dtype.kind)
 
 
-def _readonly_error(name, x, exc):
-    if isinstance(x, np.ndarray) and not x.flags.writeable:
-        return ValueError(f"{name}: the array is read-only, so it cannot be changed in place")
-    return exc
+def _where(kwargs):
+    where = kwargs.get("where", True)
+    return {} if where is True else {"where": where}
 
 
 def leaky_relu(x, alpha=0.01, out=None, **kwargs):
@@ -117,11 +181,13 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     array([-0.02, -0.  ,  0.  ,  3.  ])
     """
     if type(alpha) is not float or alpha - alpha != 0.0:  # fast path: a finite Python float
-        alpha = _checked_alpha(alpha)
+        alpha = _checked_alpha("leaky_relu", alpha)
     try:
         return _forward(x, alpha, out=out, **kwargs)
     except TypeError as exc:
-        raise _unsupported("leaky_relu", exc, x=x) from exc
+        raise _type_error("leaky_relu", exc, out, x=x) from exc
+    except ValueError as exc:
+        raise _value_error("leaky_relu", exc, out, x=x, alpha=alpha, **_where(kwargs)) from exc
 
 
 def leaky_relu_(x, alpha=0.01):
@@ -137,11 +203,11 @@ def leaky_relu_(x, alpha=0.01):
     if type(x) is not _ndarray or x.dtype.kind != "f":
         _checked_inplace_target("leaky_relu_", x)
     if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha(alpha)
+        alpha = _checked_alpha("leaky_relu_", alpha)
     try:
         return _forward(x, alpha, out=x)
     except ValueError as exc:
-        raise _readonly_error("leaky_relu_", x, exc) from exc
+        raise _value_error("leaky_relu_", exc, x, in_place=True, x=x, alpha=alpha) from exc
 
 
 def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
@@ -156,11 +222,13 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
     array([0.01, 1.  , 1.  ], dtype=float32)
     """
     if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha(alpha)
+        alpha = _checked_alpha("leaky_relu_derivative", alpha)
     try:
         return _derivative(x, alpha, out=out, **kwargs)
     except TypeError as exc:
-        raise _unsupported("leaky_relu_derivative", exc, x=x) from exc
+        raise _type_error("leaky_relu_derivative", exc, out, x=x) from exc
+    except ValueError as exc:
+        raise _value_error("leaky_relu_derivative", exc, out, x=x, alpha=alpha, **_where(kwargs)) from exc
 
 
 def leaky_relu_derivative_(x, alpha=0.01):
@@ -168,11 +236,11 @@ def leaky_relu_derivative_(x, alpha=0.01):
     if type(x) is not _ndarray or x.dtype.kind != "f":
         _checked_inplace_target("leaky_relu_derivative_", x)
     if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha(alpha)
+        alpha = _checked_alpha("leaky_relu_derivative_", alpha)
     try:
         return _derivative(x, alpha, out=x)
     except ValueError as exc:
-        raise _readonly_error("leaky_relu_derivative_", x, exc) from exc
+        raise _value_error("leaky_relu_derivative_", exc, x, in_place=True, x=x, alpha=alpha) from exc
 
 
 def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
@@ -189,10 +257,11 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
     array([0.01, 1.  , 1.  ])
     """
     if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha(alpha)
+        alpha = _checked_alpha("leaky_relu_backward", alpha)
     try:
         return _backward(grad, x, alpha, out=out, **kwargs)
     except TypeError as exc:
-        raise _unsupported("leaky_relu_backward", exc, grad=grad, x=x) from exc
+        raise _type_error("leaky_relu_backward", exc, out, grad=grad, x=x) from exc
     except ValueError as exc:
-        raise _readonly_error("leaky_relu_backward", out, exc) from exc
+        raise _value_error("leaky_relu_backward", exc, out, grad=grad, x=x, alpha=alpha,
+                           **_where(kwargs)) from exc

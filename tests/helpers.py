@@ -1,5 +1,8 @@
 """Shared helpers: compare lrelu's results with the reference listings, bit for bit."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -54,3 +57,28 @@ def sample(shape, dtype, seed=0):
         info = np.iinfo(dtype)
         values = rng.integers(info.min, info.max, size, dtype=dtype, endpoint=True)
     return values.reshape(shape)
+
+
+def run_in_threads(functions, timeout=120):
+    """Run each function in a Python thread of its own, all released at once by a barrier.
+    Fails if any raised (re-raising the first error) or is still running after `timeout`
+    seconds: a hang fails the test instead of hanging the run."""
+    start = threading.Barrier(len(functions))
+    errors = []
+
+    def run(function):
+        try:
+            start.wait(timeout)
+            function()
+        except BaseException as exc:      # re-raised below, in the calling thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(f,), daemon=True) for f in functions]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + timeout
+    for w in workers:
+        w.join(max(0.0, deadline - time.monotonic()))
+        assert not w.is_alive(), f"a thread still runs after {timeout} s: hung"
+    if errors:
+        raise errors[0]

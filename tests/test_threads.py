@@ -5,7 +5,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import pytest
 import lrelu
 from lrelu import _threads, reference
 
-from helpers import assert_same, parallel_threshold_elements, sample
+from helpers import assert_same, parallel_threshold_elements, run_in_threads, sample
 
 OPENMP = _threads._openmp_info()["enabled"]
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="serial build (no OpenMP)")
@@ -115,25 +114,15 @@ def test_many_python_threads_get_right_answers(size_factor):
     inputs = [sample((n,), np.float32, seed=s) for s in range(8)]
     expected = [reference.lrelu(x, 0.1) for x in inputs]
     results = [None] * 8
-    errors = []
 
     def work(i):
-        try:
-            for _ in range(5):
-                results[i] = lrelu.leaky_relu(inputs[i], 0.1)
-                y = inputs[i].copy()
-                lrelu.leaky_relu_(y, 0.1)
-                assert_same(y, expected[i])
-        except BaseException as exc:   # reported below, in the main thread
-            errors.append(exc)
+        for _ in range(5):
+            results[i] = lrelu.leaky_relu(inputs[i], 0.1)
+            y = inputs[i].copy()
+            lrelu.leaky_relu_(y, 0.1)
+            assert_same(y, expected[i])
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-        assert not w.is_alive(), "a thread hung"
-    assert not errors, errors
+    run_in_threads([lambda i=i: work(i) for i in range(8)])
     for r, e in zip(results, expected):
         assert_same(r, e)
 
