@@ -197,7 +197,7 @@ def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAU
                       progress=None):
     """Write f(INPUT) to OUTPUT, atomically. progress(done_bytes, total_bytes) after each chunk.
     Returns (output dtype, shape)."""
-    _api._checked_alpha(alpha)
+    _api._checked_alpha("lrelu apply", alpha)
     dtype, shape, fortran_order, offset = _read_header(path)
     _check_no_journal(path)
     out_dtype = output_dtype(dtype, alpha)
@@ -304,7 +304,7 @@ def apply_in_place(path, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB
     """Transform the .npy file at path in place, resumably (see the module docstring).
     progress(done_bytes, total_bytes) after each chunk; resumed(done_bytes, total_bytes) once
     if an interrupted run is being finished. Returns (dtype, shape)."""
-    _api._checked_alpha(alpha)
+    _api._checked_alpha("lrelu apply", alpha)
     dtype, shape, fortran_order, offset = _read_header(path)
     if dtype.kind != "f":
         raise InputError(f"{path}: --in-place needs a floating-point file, this one is {dtype}; "

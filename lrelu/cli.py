@@ -101,7 +101,7 @@ def _alpha(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"alpha must be a real number, got {text!r}") from None
     try:
-        return _checked_alpha(value)          # the API's own rule: finite
+        return _checked_alpha("lrelu apply", value)   # the API's own rule: finite
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
