@@ -12,13 +12,16 @@ cdef extern from "lrelu_threads.h" nogil:
     void lrelu_release_team()
     int lrelu_forked_child
 
-# Below this many bytes in the largest stream a call runs serially: starting the OpenMP team
-# costs more than the second core saves. Measured with bench/threshold.py (median of
-# alternating serial/parallel timings per size, in place and out of place, float32 and
-# float64) on the 2-core AMD EPYC dev machine; see BENCHMARKS.md, "Parallel threshold".
+# Below this many bytes in the largest array a call runs serially: starting the OpenMP team
+# costs about 3.5 µs here, more than a second core saves on a small array. Measured with
+# bench/threshold.py (1 vs 2 threads, alternating, 31 rounds, medians; log in
+# bench/threshold.log) on the 2-core AMD EPYC dev machine, 2026-11-28: two threads break even
+# at 256 KiB (speedup 0.94-1.13 over in place/out of place, float32/float64) and win from
+# 512 KiB on (1.21-1.46x, rising to ~2x at 8 MiB). At the threshold the worst case loses 6 %;
+# just above it (1e5 float32, 400 KB, where PyTorch already goes parallel) it gains ~1.3x.
 # It also keeps NumPy's 8192-element buffered chunks (casting) and per-row calls on
 # non-contiguous views serial.
-cdef Py_ssize_t PARALLEL_MIN_BYTES = 1 << 20
+cdef Py_ssize_t PARALLEL_MIN_BYTES = 256 * 1024
 
 cdef int _requested = 0     # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
 cdef Py_ssize_t _parallel_regions = 0   # written only while holding the team
