@@ -37,6 +37,8 @@
         if (g_scalar) {                                                                      \
             const T gv = *g;                                                                 \
             for (i = 0; i < n; i++) out[i] = LRELU_APPLY(gv, x[i], alpha);                   \
+        } else if (g == x) {                /* forward: one load per element, not two */     \
+            for (i = 0; i < n; i++) { const T v = x[i]; out[i] = LRELU_APPLY(v, v, alpha); } \
         } else {                                                                             \
             for (i = 0; i < n; i++) out[i] = LRELU_APPLY(g[i], x[i], alpha);                 \
         }                                                                                    \
