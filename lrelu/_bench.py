@@ -185,7 +185,9 @@ def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
         calls[name] = max(2, min(10_000, int(target_seconds / max(t, 1e-9)))) & ~1
     if rounds is None:
         per_round = sum(calls[name] * _time_batch(fn, x, g, 2, flip) for name, fn in contenders)
-        rounds = int(min(31, max(5, 1.0 / max(per_round, 1e-9))))
+        # At least 11 rounds: with fewer, one slow round (a page-cache or THP hiccup, another
+        # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
+        rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
     times = {name: [] for name, _ in contenders}
     for r in range(rounds):
         order = contenders if r % 2 == 0 else contenders[::-1]
