@@ -8,7 +8,6 @@ Peers are whatever is installed (pip install 'lrelu[bench]' for all of them).
 """
 
 import argparse
-import datetime
 import json
 import statistics
 import sys
@@ -118,26 +117,41 @@ def main():
     parser.add_argument("--sizes", default=",".join(str(n) for n in _bench.DEFAULT_SIZES))
     parser.add_argument("--dtype", default="float32,float64")
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
+    parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
+    parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
+    parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
     parser.add_argument("--json", help="also save the raw rows here")
     parser.add_argument("-o", "--output", default="BENCHMARKS.md")
     args = parser.parse_args()
     sizes = tuple(int(float(s)) for s in args.sizes.split(","))
     dtypes = tuple(args.dtype.split(","))
 
-    progress = lambda i, total, label: print(f"[{i}/{total}] {label}", file=sys.stderr, flush=True)
-    small = small_array_overhead(dtypes)
-    result = _bench.run(sizes, dtypes, _bench.OPERATIONS, progress=progress)
-    ceilings = _bench.membw_ceilings(args.membw, sizes, dtypes) if args.membw else {}
-    vectorized = _bench.membw_ceilings(args.membw_vectorized, sizes, dtypes) if args.membw_vectorized else {}
+    unpack = lambda saved: {(k.split(":")[0], int(k.split(":")[1])): v for k, v in saved.items()}
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        result, small = saved["result"], saved["small"]
+        ceilings, vectorized = unpack(saved["ceilings"]), unpack(saved.get("vectorized", {}))
+        sizes = tuple(dict.fromkeys(r["n"] for r in result["rows"]))
+        dtypes = tuple(dict.fromkeys(r["dtype"] for r in result["rows"]))
+    else:
+        progress = lambda i, total, label: print(f"[{i}/{total}] {label}", file=sys.stderr, flush=True)
+        small = small_array_overhead(dtypes)
+        result = _bench.run(sizes, dtypes, _bench.OPERATIONS, progress=progress)
+        ceilings = _bench.membw_ceilings(args.membw, sizes, dtypes) if args.membw else {}
+        vectorized = {}
+    if args.membw_vectorized and not vectorized:
+        vectorized = _bench.membw_ceilings(args.membw_vectorized, sizes, dtypes)
     if args.json:
+        pack = lambda table: {f"{k[0]}:{k[1]}": v for k, v in table.items()}
         with open(args.json, "w") as f:
-            json.dump({"result": result, "small": small,
-                       "ceilings": {f"{k[0]}:{k[1]}": v for k, v in ceilings.items()}}, f, indent=1)
+            json.dump({"result": result, "small": small, "ceilings": pack(ceilings),
+                       "vectorized": pack(vectorized)}, f, indent=1)
 
     cfg = _config.config()
     lines = [
         "# Benchmarks", "",
-        f"Measured {datetime.date.today().isoformat()} on: {result['machine']}.",
+        f"Measured {result['date']} on: {result['machine']}.",
         f"lrelu {cfg['lrelu']}, OpenMP {'on' if cfg['openmp'] else 'off'}, {cfg['threads']} threads, "
         f"SIMD {cfg['simd_selected']} (baseline {cfg['simd_baseline']}), parallel threshold {cfg['parallel_threshold_bytes']} bytes.",
         "Every peer ran with the same thread count (torch.set_num_threads, numexpr, numba). "
@@ -154,12 +168,27 @@ def main():
         "pip install '.[bench]'",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/threshold.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py --membw ../shared/tools/membw \\",
-        "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/threshold.log",
+        "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/threshold.log \\",
+        "    --simd-log bench/simd_levels.log --notes bench/notes.md --json bench/results.json",
+        "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/simd_levels.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/vs_torch.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/fresh_result.log",
+        "python bench/report.py --from-json bench/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",
     ]
     lines += targets(result, ceilings, small) + [""]
+    if args.notes:
+        with open(args.notes) as f:
+            lines += [f.read().rstrip(), ""]
     lines += ["## Tables", ""] + tables(result, ceilings, vectorized)
+    if args.simd_log:
+        with open(args.simd_log) as f:
+            lines += ["## SIMD levels, in cache", "",
+                      "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
+                      "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
+                      "the same forced to its baseline, and a build with CFLAGS=-march=native.", "",
+                      f.read().rstrip(), ""]
     if args.threshold_log:
         with open(args.threshold_log) as f:
             lines += ["## Parallel threshold", "",

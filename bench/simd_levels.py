@@ -3,8 +3,8 @@ plus the AVX2 copy chosen at run time), the same build forced to its baseline
 (LRELU_SIMD=baseline), and a -march=native build if you give its Python.
 
 Each variant runs in its own process; rounds alternate between them (A B C A B C ...) and
-each figure is the median over rounds of the best of 5 batches. Sizes stay below the
-parallel threshold, so this is one thread, in place, data in L1/L2.
+each figure is the median over rounds of the best of 5 batches. One thread (lrelu.threads(1)),
+in place, data in L1/L2: the loop's own speed.
 
     python bench/simd_levels.py [--native-python /path/to/venv-built-with-march-native/bin/python]
 """
@@ -21,6 +21,7 @@ CHILD = r"""
 import json, sys, timeit
 import numpy as np, lrelu
 from lrelu import _kernels
+lrelu.set_num_threads(1)
 out = {"simd": _kernels._simd_info()["selected"], "times": {}}
 for dtype in ("float32", "float64"):
     for n in (1000, 10000, 100000):

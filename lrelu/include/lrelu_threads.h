@@ -67,7 +67,9 @@ static int lrelu_install_atfork(void)
 
 /* One OpenMP team at a time, process-wide. A call that finds the team busy (another Python
  * thread is in a parallel region) runs serially instead of starting a second team, so P
- * Python threads use at most P + T - 1 threads, not P * T. */
+ * Python threads keep at most P + T - 1 threads busy, not P * T. (GNU libgomp still parks an
+ * idle pool of T - 1 threads for every Python thread that ever led a team, until that thread
+ * ends: up to P * T threads exist, asleep; tests/test_concurrency.py measures it.) */
 static int lrelu_try_acquire_team(void)
 {
 #if defined(_MSC_VER)
