@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 
 # `python -m lrelu` from a directory outside the source tree, so it imports the installed
@@ -27,13 +26,6 @@ def run_lrelu(*args, cwd=OUTSIDE, env=None, timeout=120, python_code=None):
     full_env = dict(os.environ, **(env or {}))
     head = [sys.executable, "-c", python_code] if python_code else [sys.executable, "-m", "lrelu"]
     return subprocess.run(head + [str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def run_python(code, timeout=180):
-    """Run code in a fresh interpreter outside the source tree, so it imports the installed
-    lrelu; a hang fails on the timeout."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=OUTSIDE, capture_output=True,
                           text=True, timeout=timeout)
 
 

@@ -1,5 +1,10 @@
 """Shared helpers: compare lrelu's results with the reference listings, bit for bit."""
 
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
 import threading
 import time
 
@@ -7,7 +12,6 @@ import numpy as np
 import pytest
 
 import lrelu
-from lrelu import reference
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64, np.longdouble]
 INTEGER_DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
@@ -15,6 +19,15 @@ INTEGER_DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np
 SPECIALS = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1.0, -1.0, 1e-45, -1e-45, 1e-310,
             -1e-310, 6e4, -6e4, 3e38, -3e38, 1e308, -1e308]
 ALPHAS = [0.01, 0.0, 0.2, 1.0, 3.5, -0.5, -2.0]
+
+
+def run_python(code, env=None, timeout=180):
+    """Run code in a fresh interpreter, in the temp directory so that `import lrelu` finds the
+    installed package and not a source checkout; a hang fails on the timeout. env replaces
+    the environment (default: this process's)."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tempfile.gettempdir(),
+                          env=os.environ if env is None else env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def parallel_threshold_elements(dtype):

@@ -5,7 +5,6 @@ import os
 import stat
 import subprocess
 
-import numpy as np
 import pytest
 
 import lrelu

@@ -2,12 +2,11 @@
 module declares itself free-threading compatible (see setup.py for why that holds)."""
 
 import os
-import subprocess
-import sys
 import sysconfig
-import tempfile
 
 import pytest
+
+from helpers import run_python
 
 
 @pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),
@@ -18,6 +17,5 @@ def test_importing_every_module_keeps_the_gil_disabled():
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
     code = ("import sys, lrelu, lrelu.ufuncs, lrelu._kernels, lrelu._threads; "
             "assert not sys._is_gil_enabled(), 'importing lrelu enabled the GIL'")
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tempfile.gettempdir(),
-                            capture_output=True, text=True, timeout=120)
+    result = run_python(code, env=env, timeout=120)
     assert result.returncode == 0, result.stderr

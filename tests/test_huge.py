@@ -125,7 +125,7 @@ def test_out_of_place_past_2_31_elements(function, listing, threads):
 def test_backward_in_place_on_grad_past_2_31_elements(threads):
     grad_pattern, x_pattern = _first(np.float16), _second(np.float16)
     grad, x = _huge(np.float16, grad_pattern), _huge(np.float16, x_pattern)
-    assert _on_threads(threads, lambda: lrelu.leaky_relu_backward(grad, x, ALPHA, out=grad)) is grad
+    assert _on_threads(threads, lambda x=x: lrelu.leaky_relu_backward(grad, x, ALPHA, out=grad)) is grad
     del x     # the check needs only the patterns
     _assert_chunks_equal(grad, lambda lo, hi: reference.backward(grad_pattern.at(lo, hi),
                                                                  x_pattern.at(lo, hi), ALPHA))

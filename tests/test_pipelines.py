@@ -9,7 +9,7 @@ import pytest
 import lrelu
 from lrelu import reference
 
-from cli_helpers import run_python
+from helpers import run_python
 from helpers import assert_same, parallel_threshold_elements, sample
 
 

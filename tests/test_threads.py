@@ -1,10 +1,6 @@
 """Thread control, OpenMP/threadpoolctl interplay, Python threads and fork safety."""
 
 import os
-import subprocess
-import sys
-import tempfile
-import textwrap
 
 import numpy as np
 import pytest
@@ -12,7 +8,7 @@ import pytest
 import lrelu
 from lrelu import _threads, reference
 
-from helpers import assert_same, parallel_threshold_elements, run_in_threads, sample
+from helpers import assert_same, parallel_threshold_elements, run_in_threads, run_python, sample
 
 OPENMP = _threads._openmp_info()["enabled"]
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="serial build (no OpenMP)")
@@ -20,11 +16,8 @@ BIG = 4 * parallel_threshold_elements(np.float64)
 
 
 def _run(code, env=None, timeout=120):
-    """Run code in a fresh interpreter; a hang fails the test on the timeout. It runs in the
-    temp directory, so `import lrelu` finds the installed package, not a source checkout."""
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
-                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout)
+    """run_python with these variables added to the environment."""
+    return run_python(code, env=dict(os.environ, **(env or {})), timeout=timeout)
 
 
 def test_set_num_threads_and_get():
