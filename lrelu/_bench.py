@@ -7,7 +7,9 @@ median of the per-round ratios (peer time / lrelu time: above 1 means lrelu is f
 
 In-place operations alternate alpha between 0.01 and 100 on successive calls, for every
 contender, so repeated calls neither decay values into subnormals (which are slow on some
-CPUs) nor need an untimed copy between calls.
+CPUs) nor need an untimed copy between calls. Each contender works on its own copy of the
+data, so no peer can change what another is timed on (np.maximum(x, alpha*x), wrong for
+alpha > 1, drifts its own copy toward 0 and inf; it is a speed reference only).
 """
 
 import importlib
@@ -175,24 +177,30 @@ def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
             contenders.append((name, fn))
     x = rng.standard_normal(n).astype(dtype)
     g = rng.standard_normal(n).astype(dtype) if op == "backward" else None
+    # Every contender changes only its own copy: sharing one array let np.maximum, which is
+    # wrong for alpha > 1, grow it toward inf and shrink it toward 0 for everyone timed after.
+    data = {name: (x.copy() if op == "inplace" else x, None if g is None else g.copy())
+            for name, _ in contenders}
     flip = op in ("inplace", "backward")
     calls = {}
-    for name, fn in contenders:                       # warm up, and size the batches
-        fn(x, g, ALPHAS[0])
-        if flip:
-            fn(x, g, ALPHAS[1])
-        t = _time_batch(fn, x, g, 2, flip)
-        calls[name] = max(2, min(10_000, int(target_seconds / max(t, 1e-9)))) & ~1
-    if rounds is None:
-        per_round = sum(calls[name] * _time_batch(fn, x, g, 2, flip) for name, fn in contenders)
-        # At least 11 rounds: with fewer, one slow round (a page-cache or THP hiccup, another
-        # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
-        rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
-    times = {name: [] for name, _ in contenders}
-    for r in range(rounds):
-        order = contenders if r % 2 == 0 else contenders[::-1]
-        for name, fn in order:
-            times[name].append(_time_batch(fn, x, g, calls[name], flip))
+    # Overflow warnings would only come from np.maximum's own copy drifting to inf.
+    with np.errstate(all="ignore"):
+        for name, fn in contenders:                       # warm up, and size the batches
+            fn(*data[name], ALPHAS[0])
+            if flip:
+                fn(*data[name], ALPHAS[1])
+            t = _time_batch(fn, *data[name], 2, flip)
+            calls[name] = max(2, min(10_000, int(target_seconds / max(t, 1e-9)))) & ~1
+        if rounds is None:
+            per_round = sum(calls[name] * _time_batch(fn, *data[name], 2, flip) for name, fn in contenders)
+            # At least 11 rounds: with fewer, one slow round (a page-cache or THP hiccup, another
+            # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
+            rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
+        times = {name: [] for name, _ in contenders}
+        for r in range(rounds):
+            order = contenders if r % 2 == 0 else contenders[::-1]
+            for name, fn in order:
+                times[name].append(_time_batch(fn, *data[name], calls[name], flip))
     nbytes = STREAMS[op] * n * dtype.itemsize
     base = times["lrelu"]
     rows = []

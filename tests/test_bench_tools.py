@@ -21,3 +21,13 @@ def test_report_has_a_table_per_operation_and_lrelu_first():
     assert [r["contender"] for r in result["rows"]][:2] == ["lrelu", "listing"]
     text = _bench.format_report(result)
     assert "### inplace, float32" in text and "### backward, float32" in text
+
+
+def test_contenders_never_share_the_data_they_change():
+    # np.maximum(x, alpha*x) is wrong for alpha = 100 and drifts its array toward inf; on a
+    # shared array every contender timed after it would run on that (and warn of overflow).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = _bench.measure(1000, "float32", "inplace", ["np.maximum"], rounds=5)
+    assert [r["contender"] for r in rows] == ["lrelu", "np.maximum"]
