@@ -24,7 +24,14 @@ def der_lrelu_typed(x, alpha=0.01):
 
 
 def backward(grad, x, alpha=0.01):
-    """grad * f'(x) for floating grad and x: listing 2, cast to the common dtype of grad and
-    listing 1, times grad in that dtype."""
-    dtype = np.result_type(np.asarray(grad).dtype, lrelu(x, alpha).dtype)
-    return np.asarray(grad).astype(dtype, copy=False) * der_lrelu(x, alpha).astype(dtype, copy=False)
+    """grad * f'(x) for floating grad and x: grad and x cast to the dtype NumPy's promotion
+    gives grad, x and alpha together (as any ufunc casts its inputs), then listing 2 in that
+    dtype times grad. Under NumPy 2 that cast never narrows; under NumPy 1.x's value-based
+    casting a 0-d float64 x beside a float16 grad is compared in float16, as np.multiply
+    would compute it."""
+    # A Python number stays one (weak under NEP 50, value-based under NumPy 1.x), as it is
+    # for the ufunc; anything else is an array.
+    weak = alpha if isinstance(alpha, (int, float)) else np.asarray(alpha)
+    dtype = np.result_type(np.asarray(grad), np.asarray(x), weak)
+    grad, x = np.asarray(grad).astype(dtype, copy=False), np.asarray(x).astype(dtype, copy=False)
+    return grad * der_lrelu(x, alpha).astype(dtype, copy=False)
