@@ -92,7 +92,7 @@ class BuildExt(build_ext):
                                          if getattr(self.compiler, "compiler", None) else ""),
             # what the compiler really got: Python's own flags, CFLAGS from the environment, ours
             "compile_args": base + cflags + os.environ.get("CFLAGS", "").split(),
-            "openmp_flags": " ".join(cflags + lflags) if omp else None,
+            "openmp_flags": f"compile {' '.join(cflags)}, link {' '.join(lflags)}" if omp else None,
             "numpy": np.__version__,
             "cython": __import__("Cython").__version__,
             "platform": sysconfig.get_platform(),

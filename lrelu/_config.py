@@ -40,7 +40,7 @@ def show_config(file=None):
     """Print lrelu's version, NumPy's, OpenMP on/off, threads, the parallel threshold, the
     compiler flags and the SIMD level in use."""
     c = config()
-    openmp = f"on (OpenMP {c['openmp_version']}, flags {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
+    openmp = f"on (OpenMP {c['openmp_version']}; {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
     lines = [
         f"lrelu {c['lrelu']}",
         f"  python:             {c['python']}",
