@@ -1,15 +1,22 @@
 """The benchmark report: lrelu against the document's listing and every peer installed.
 
 Timing is alternating: every round times each contender once (a batch of calls sized to
-take about a millisecond), rotating who goes first, so drift on a shared machine hits all
-of them alike. A contender's figure is the median over rounds; its ratio to lrelu is the
-median of the per-round ratios (peer time / lrelu time: above 1 means lrelu is faster).
+take about a millisecond), reversing the order every other round, so drift on a shared
+machine hits all of them alike. A contender's figure is the median over rounds; its ratio
+to lrelu is the median of the per-round ratios (peer time / lrelu time: above 1 means lrelu is faster).
 
 In-place operations alternate alpha between 0.01 and 100 on successive calls, for every
 contender, so repeated calls neither decay values into subnormals (which are slow on some
 CPUs) nor need an untimed copy between calls. Each contender works on its own copy of the
 data, so no peer can change what another is timed on (np.maximum(x, alpha*x), wrong for
 alpha > 1, drifts its own copy toward 0 and inf; it is a speed reference only).
+
+Before each timed batch of an array under 32 MiB, the contender runs untimed for about as
+long as the batch, so it is timed from its own steady state and not from the caches, heap
+and idle threads the previous contender left. After a 5 ms call of the listing, the next
+contender's calls ran 2-2.5x slower for the first ~1.5 ms (1e6 float32, out of place, 2-core
+EPYC). Without settling, that transient landed on lrelu and torch unevenly and their ratio
+there swung from 0.51x to 2.2x between full runs.
 """
 
 import importlib
@@ -31,6 +38,9 @@ STREAMS = {"inplace": 2, "out": 2, "derivative": 2, "backward": 3}
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
 QUICK_SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
 ALPHAS = (0.01, 100.0)
+# glibc's largest dynamic mmap threshold: a result at least this big is fresh mmapped pages
+# for every contender whatever ran before it, so no untimed settling calls are needed there.
+SETTLE_BELOW_BYTES = 32 * 2**20
 
 
 def _lrelu(op, dtype):
@@ -166,6 +176,16 @@ def _time_batch(fn, x, g, calls, alpha_flip):
     return (time.perf_counter() - start) / calls
 
 
+def _settle(fn, x, g, alpha_flip, seconds):
+    """Call fn untimed, in pairs (so in place alpha flips back), for about `seconds`.
+    Returns the last pair's time per call: the steady state, for sizing batches."""
+    end = time.perf_counter() + seconds
+    while True:
+        t = _time_batch(fn, x, g, 2, alpha_flip)
+        if time.perf_counter() >= end:
+            return t
+
+
 def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
     """Time lrelu and peers on one (n, dtype, op). Returns rows (dicts), lrelu first."""
     rng = rng or np.random.default_rng(0)
@@ -186,10 +206,7 @@ def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
     # Overflow warnings would only come from np.maximum's own copy drifting to inf.
     with np.errstate(all="ignore"):
         for name, fn in contenders:                       # warm up, and size the batches
-            fn(*data[name], ALPHAS[0])
-            if flip:
-                fn(*data[name], ALPHAS[1])
-            t = _time_batch(fn, *data[name], 2, flip)
+            t = _settle(fn, *data[name], flip, 2 * target_seconds)
             calls[name] = max(2, min(10_000, int(target_seconds / max(t, 1e-9)))) & ~1
         if rounds is None:
             per_round = sum(calls[name] * _time_batch(fn, *data[name], 2, flip) for name, fn in contenders)
@@ -197,9 +214,12 @@ def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
             # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
             rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
         times = {name: [] for name, _ in contenders}
+        settle = n * dtype.itemsize < SETTLE_BELOW_BYTES
         for r in range(rounds):
             order = contenders if r % 2 == 0 else contenders[::-1]
             for name, fn in order:
+                if settle:
+                    _settle(fn, *data[name], flip, target_seconds)
                 times[name].append(_time_batch(fn, *data[name], calls[name], flip))
     nbytes = STREAMS[op] * n * dtype.itemsize
     base = times["lrelu"]

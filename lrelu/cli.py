@@ -203,7 +203,10 @@ def _run_bench(args):
     ops = ("inplace", "out") if args.quick else _bench.OPERATIONS
     with _Progress(desc="bench", unit="run") as progress:
         progress(0, len(sizes) * len(args.dtype) * len(ops))
-        result = _bench.run(sizes, args.dtype, ops, progress=progress)
+        # --quick: 11 rounds everywhere (the least the engine takes), not ~2 s per case, so
+        # the whole run stays well under a minute.
+        result = _bench.run(sizes, args.dtype, ops, progress=progress,
+                            rounds=11 if args.quick else None)
     print(_bench.format_report(result))
 
     ceilings = None
