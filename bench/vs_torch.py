@@ -1,11 +1,11 @@
-"""lrelu against PyTorch alone, at the memory-bound sizes, in separate processes.
+"""lrelu against PyTorch alone, at the sizes around and past the cache, in separate processes.
 
 The full report times six contenders per round; this times only lrelu and torch (30
 alternating rounds of single calls, order flipped every round) to tell a real gap from
 noise. It prints median and best GB/s for each and the median of per-round ratios
 (torch time / lrelu time: above 1, lrelu is faster), once per process.
 
-    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py [--processes 3]
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py [--processes 3] [--sizes 1e6,1e7,1e8]
 """
 
 import argparse
@@ -24,10 +24,12 @@ tx, tg = torch.from_numpy(x), torch.from_numpy(g)
 grad_input = torch.ops.aten.leaky_relu_backward.grad_input
 if op == "inplace":
     calls = {"lrelu": lambda a: lrelu.leaky_relu_(x, a), "torch": lambda a: torch.nn.functional.leaky_relu_(tx, a)}
+elif op == "out":
+    calls = {"lrelu": lambda a: lrelu.leaky_relu(x, a), "torch": lambda a: torch.nn.functional.leaky_relu(tx, a)}
 else:
     calls = {"lrelu": lambda a: lrelu.leaky_relu_backward(g, x, a, out=g),
              "torch": lambda a: grad_input(tg, tx, a, False, grad_input=tg)}
-nbytes = (2 if op == "inplace" else 3) * x.nbytes
+nbytes = (3 if op == "backward" else 2) * x.nbytes
 times = {k: [] for k in calls}
 for r in range(30):
     for k, f in (list(calls.items()) if r % 2 else list(calls.items())[::-1]):
@@ -41,12 +43,13 @@ print(" | ".join(f"{k} {nbytes / statistics.median(v) / 1e9:.1f} (best {nbytes /
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--sizes", default="1e6,1e7,1e8", help="comma-separated element counts")
     args = parser.parse_args()
     print("| op | dtype | n | GB/s per process: median (best) and ratio |")
     print("|---|---|---|---|")
-    for op in ("inplace", "backward"):
+    for op in ("inplace", "out", "backward"):
         for dt in ("float32", "float64"):
-            for n in ("1e7", "1e8"):
+            for n in args.sizes.split(","):
                 runs = [subprocess.run([sys.executable, "-c", CHILD, n, dt, op], cwd=tempfile.gettempdir(),
                                        env=os.environ, capture_output=True, text=True, check=True).stdout.strip()
                         for _ in range(args.processes)]
