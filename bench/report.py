@@ -193,7 +193,8 @@ def main():
         with open(args.threshold_log) as f:
             lines += ["## Parallel threshold", "",
                       "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
-                      "median µs per call. lrelu goes parallel from the size where the speedup stays above 1.", "",
+                      "median µs per call. lrelu goes parallel from the threshold in the header above; the "
+                      "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.", "",
                       "```", f.read().rstrip(), "```", ""]
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")

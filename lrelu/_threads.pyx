@@ -14,11 +14,13 @@ cdef extern from "lrelu_threads.h" nogil:
 
 # Below this many bytes in the largest array a call runs serially: starting the OpenMP team
 # costs about 3.5 µs here, more than a second core saves on a small array. Measured with
-# bench/threshold.py (1 vs 2 threads, alternating, 31 rounds, medians; log in
-# bench/threshold.log) on the 2-core AMD EPYC dev machine, 2026-11-28: two threads break even
-# at 256 KiB (speedup 0.94-1.13 over in place/out of place, float32/float64) and win from
-# 512 KiB on (1.21-1.46x, rising to ~2x at 8 MiB). At the threshold the worst case loses 6 %;
-# just above it (1e5 float32, 400 KB, where PyTorch already goes parallel) it gains ~1.3x.
+# bench/threshold.py (1 vs 2 threads, alternating, 41 rounds, medians; log in
+# bench/threshold.log) on the 2-core AMD EPYC dev machine, 2026-11-28, after the loop was
+# unrolled: over four runs two threads break even at 256 KiB (speedup 0.88-1.42, median
+# about 0.97, over in place/out of place, float32/float64) and win from 512 KiB on
+# (1.00-1.53x, rising to 1.8-2.0x at 8 MiB). 256 KiB rather than 512: between the two, calls
+# made back to back (the team still awake) gain most; 1e5 float32 in place (400 KB) runs at
+# 97 GB/s on two threads (BENCHMARKS.md, in-place table) against 49 on one (SIMD table).
 # It also keeps NumPy's 8192-element buffered chunks (casting) and per-row calls on
 # non-contiguous views serial.
 cdef Py_ssize_t PARALLEL_MIN_BYTES = 256 * 1024
