@@ -143,6 +143,10 @@ raise SystemExit(status)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+# Under tools/sanitize.sh, ASan keeps freed memory in quarantine (256 MiB by default) instead
+# of reusing it, so peak memory grew 27-28 MiB there: that measures ASan, not lrelu.
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="ASan's quarantine holds freed memory")
 @pytest.mark.parametrize("mode", ["out", "in-place"])
 def test_memory_stays_near_the_chunk_size_not_the_file_size(tmp_path, mode):
     x = np.random.default_rng(0).standard_normal(2**23, dtype=np.float64)   # 64 MiB
