@@ -109,6 +109,16 @@ def small_array_overhead(dtypes, rounds=41):
     return ratios
 
 
+def log_section(path, title, intro, fenced=False):
+    """A section quoting a bench script's saved output (a markdown table, or plain text to
+    fence), or nothing if no path was given."""
+    if not path:
+        return []
+    with open(path) as f:
+        body = [f.read().rstrip()]
+    return [f"## {title}", "", intro, ""] + (["```"] + body + ["```"] if fenced else body) + [""]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--membw", help="path to ../shared/tools/membw (the ceiling columns)")
@@ -182,20 +192,15 @@ def main():
         with open(args.notes) as f:
             lines += [f.read().rstrip(), ""]
     lines += ["## Tables", ""] + tables(result, ceilings, vectorized)
-    if args.simd_log:
-        with open(args.simd_log) as f:
-            lines += ["## SIMD levels, in cache", "",
-                      "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
-                      "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
-                      "the same forced to its baseline, and a build with CFLAGS=-march=native.", "",
-                      f.read().rstrip(), ""]
-    if args.threshold_log:
-        with open(args.threshold_log) as f:
-            lines += ["## Parallel threshold", "",
-                      "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
-                      "median µs per call. lrelu goes parallel from the threshold in the header above; the "
-                      "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.", "",
-                      "```", f.read().rstrip(), "```", ""]
+    lines += log_section(args.simd_log, "SIMD levels, in cache",
+                         "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
+                         "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
+                         "the same forced to its baseline, and a build with CFLAGS=-march=native.")
+    lines += log_section(args.threshold_log, "Parallel threshold",
+                         "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
+                         "median µs per call. lrelu goes parallel from the threshold in the header above; the "
+                         "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
+                         fenced=True)
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")
     with open(args.output, "w") as f:
