@@ -3,7 +3,8 @@
 Timing is alternating: every round times each contender once (a batch of calls sized to
 take about a millisecond), reversing the order every other round, so drift on a shared
 machine hits all of them alike. A contender's figure is the median over rounds; its ratio
-to lrelu is the median of the per-round ratios (peer time / lrelu time: above 1 means lrelu is faster).
+to lrelu is the median of the per-round ratios (peer time / lrelu time: above 1 means lrelu
+is faster).
 
 In-place operations alternate alpha between 0.01 and 100 on successive calls, for every
 contender, so repeated calls neither decay values into subnormals (which are slow on some
@@ -202,14 +203,14 @@ def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
     data = {name: (x.copy() if op == "inplace" else x, None if g is None else g.copy())
             for name, _ in contenders}
     flip = op in ("inplace", "backward")
-    calls = {}
+    calls, per_call = {}, {}
     # Overflow warnings would only come from np.maximum's own copy drifting to inf.
     with np.errstate(all="ignore"):
         for name, fn in contenders:                       # warm up, and size the batches
-            t = _settle(fn, *data[name], flip, 2 * target_seconds)
-            calls[name] = max(2, min(10_000, int(target_seconds / max(t, 1e-9)))) & ~1
+            per_call[name] = _settle(fn, *data[name], flip, 2 * target_seconds)
+            calls[name] = max(2, min(10_000, int(target_seconds / max(per_call[name], 1e-9)))) & ~1
         if rounds is None:
-            per_round = sum(calls[name] * _time_batch(fn, *data[name], 2, flip) for name, fn in contenders)
+            per_round = sum(calls[name] * per_call[name] for name, _ in contenders)
             # At least 11 rounds: with fewer, one slow round (a page-cache or THP hiccup, another
             # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
             rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
