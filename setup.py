@@ -29,7 +29,14 @@ int main(void) {
 }
 """
 
-MODULES = ["lrelu._threads", "lrelu._kernels", "lrelu.ufuncs"]
+# Each module and the C sources compiled into it (src/ is private: its headers are not
+# installed). The SIMD dispatch table and the thread planner's state exist once, in the one
+# module that compiles them; the others reach them through Cython's cimport.
+MODULES = {
+    "lrelu._threads": ["src/threads.c"],
+    "lrelu._kernels": ["src/simd.c"],
+    "lrelu.ufuncs": [],
+}
 
 
 def _openmp_candidates(compiler):
@@ -69,7 +76,7 @@ class BuildExt(build_ext):
         if compiler_type == "msvc":
             base = ["/O2"]
         else:
-            # -fno-trapping-math lets gcc vectorize the select in lrelu_simd.h (issue #3).
+            # -fno-trapping-math lets gcc vectorize the select in src/simd.c.
             base = ["-O3", "-fno-trapping-math"]
 
         want = os.environ.get("LRELU_OPENMP", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -113,15 +120,15 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         name,
-        [name.replace(".", "/") + ".pyx"],
-        include_dirs=[np.get_include(), "lrelu/include"],
+        [name.replace(".", "/") + ".pyx"] + sources,
+        include_dirs=[np.get_include(), "lrelu/include", "src"],
         # Built against NumPy 2, the binary must load on every NumPy that pyproject.toml's
         # dependency allows (numpy>=1.23): pin the C API it may use to that oldest version
         # rather than the build NumPy's default, which newer releases raise.
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
                        ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION")],
     )
-    for name in MODULES
+    for name, sources in MODULES.items()
 ]
 
 setup(

@@ -161,6 +161,7 @@ def test_torch_dataloader_fork_workers_after_a_parallel_run_in_the_parent():
                 assert t.data_ptr() == address
                 return i, t, _config.config()["forked_child"]
 
+        _threads._set_adaptive(False)     # the parent must run a team before it forks
         with lrelu.threads(2):
             before = _threads._parallel_region_count()
             lrelu.leaky_relu_(np.random.default_rng(99).standard_normal(BIG).astype(np.float32))
