@@ -26,6 +26,8 @@ def config():
         "openmp_version": openmp["version"],
         "openmp_flags": BUILD_INFO.get("openmp_flags"),
         "threads": _threads.get_num_threads(),
+        "cpu_limit": openmp["cpu_limit"],
+        "adaptive": openmp["adaptive"],
         "parallel_threshold_bytes": openmp["parallel_threshold_bytes"],
         "forked_child": openmp["forked_child"],
         "compiler": BUILD_INFO.get("compiler"),
@@ -46,7 +48,9 @@ def show_config(file=None):
         f"  python:             {c['python']}",
         f"  numpy:              {c['numpy']} (built against {c['numpy_built_against']})",
         f"  openmp:             {openmp}",
-        f"  threads:            {c['threads']}" + ("  (forked child: serial)" if c["forked_child"] else ""),
+        f"  threads:            {c['threads']}" + ("  (forked child: serial)" if c["forked_child"] else "")
+        + f"; CPUs this process may use: {c['cpu_limit']}"
+        + ("; one thread or a team, whichever measures faster" if c["adaptive"] else ""),
         f"  parallel threshold: {c['parallel_threshold_bytes']} bytes per array",
         f"  compiler:           {c['compiler']}",
         f"  compile args:       {' '.join(c['compile_args'] or [])}",
