@@ -38,7 +38,7 @@ def get_include():
     return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
 
 
-# The source document's own names.
+# The glossary entry's own names (lrelu.reference has its listings).
 lrelu = leaky_relu
 der_lrelu = leaky_relu_derivative
 

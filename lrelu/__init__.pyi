@@ -50,7 +50,7 @@ def leaky_relu_backward(grad: NDArray[Any], x: ArrayLike, alpha: ArrayLike = 0.0
 @overload
 def leaky_relu_backward(grad: Any, x: Any, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> Any: ...
 
-# The source document's own names.
+# The glossary entry's own names (lrelu.reference has its listings).
 lrelu = leaky_relu
 der_lrelu = leaky_relu_derivative
 
