@@ -147,6 +147,7 @@ extensions += [
     Extension(name, [name.replace(".", "/") + ".pyx"], include_dirs=include_dirs, depends=list(depends))
     for name, include_dirs, depends in [
         ("lrelu._build_info", [], []),
+        ("lrelu.cli._ceiling", ["lrelu/cli"], ["lrelu/cli/ceiling.h"]),
     ]
 ]
 # ---- end of the tools' part ---------------------------------------------------------------
