@@ -124,8 +124,10 @@ BUILD_INFO_DIR = "lrelu-build-info"
 
 
 def write_build_info(command, info):
-    """Write the header lrelu/_build_info.pyx includes, only when its text changes (so an
-    unchanged build rebuilds nothing), and point that extension at it."""
+    """Write the header lrelu/_build_info.pyx includes, only when its text changes, and point
+    that extension at it. Every extension depends on it: build/ keeps object files between
+    builds, and without that, LRELU_OPENMP=0 after an OpenMP build relinked the old OpenMP
+    objects; an unchanged build still rebuilds nothing."""
     directory = os.path.join(command.build_temp, BUILD_INFO_DIR)
     header = os.path.join(directory, "lrelu_build_info.h")
     literal = json.dumps(info).replace("\\", "\\\\").replace('"', '\\"')
@@ -138,9 +140,9 @@ def write_build_info(command, info):
             f.truncate()
             f.write(text)
     for ext in command.extensions:
+        ext.depends.append(header)
         if ext.name == "lrelu._build_info":
             ext.include_dirs.append(directory)
-            ext.depends.append(header)
 
 
 extensions += [

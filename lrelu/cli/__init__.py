@@ -147,24 +147,24 @@ def _parser():
                           description="What this build of lrelu is and how it runs here.")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
 
-    bench = sub.add_parser(
+    bench_ = sub.add_parser(
         "bench", help="time lrelu against the document's NumPy code and the peers installed",
         description="Time lrelu against the document's np.where listing and every installed peer "
                     "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
-    bench.add_argument("--quick", action="store_true",
+    bench_.add_argument("--quick", action="store_true",
                        help="sizes up to 1e7, in place and out of place only (about a minute)")
-    bench.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
-    bench.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
+    bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
+    bench_.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
                        help="float32, float64 or both (default both)")
-    bench.add_argument("--threads", type=_threads, metavar="N", help="threads for lrelu and every peer")
-    bench.add_argument("--plot", metavar="FILE.png",
+    bench_.add_argument("--threads", type=_threads, metavar="N", help="threads for lrelu and every peer")
+    bench_.add_argument("--plot", metavar="FILE.png",
                        help="write a PNG of GB/s against size, a line per contender (needs matplotlib)")
-    bench.add_argument("--json", metavar="FILE", help="write the raw measurements as JSON")
-    bench.add_argument("--ceiling-mb", type=lambda t: _positive("--ceiling-mb", t, float),
+    bench_.add_argument("--json", metavar="FILE", help="write the raw measurements as JSON")
+    bench_.add_argument("--ceiling-mb", type=lambda t: _positive("--ceiling-mb", t, float),
                        default=ceiling.ARRAY_BYTES / 2**20, metavar="N",
                        help="MiB per array for the built-in memory ceiling (default 128): a few times "
                             "the last-level cache, so the arrays come from memory")
-    bench.add_argument("--membw", metavar="PATH",
+    bench_.add_argument("--membw", metavar="PATH",
                        help="also run your own ceiling tool (`PATH N DTYPE REPS` printing "
                             "'inplace X ms Y GB/s | out ... | out-fresh ... | backward ...'), shown beside "
                             "the built-in ceiling; default: $LRELU_MEMBW")

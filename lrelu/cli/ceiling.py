@@ -2,7 +2,7 @@
 shape of lrelu's calls. Measured in this process with lrelu's own compiled loops
 (_ceiling.pyx, ceiling.h), or by a tool of the user's (``--membw PATH``), run as
 ``PATH N DTYPE REPS`` and printing ``inplace X ms Y GB/s | out ... | out-fresh ... | backward
-...`` (optionally also the ``-nt`` streams), as /work/shared/tools/membw.c does.
+...`` (optionally also the ``-nt`` streams), as the project's ../shared/tools/membw does.
 
 The streams, each with ordinary stores and, as ``STREAM-nt``, streaming stores:
   inplace     a = f(a)         read and write one array
