@@ -184,6 +184,7 @@ def main():
         "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/results/simd_levels.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/results/vs_torch.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
+        "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",

@@ -152,7 +152,7 @@ def _parser():
         description="Time lrelu against the document's np.where listing and every installed peer "
                     "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
     bench_.add_argument("--quick", action="store_true",
-                       help="sizes up to 1e7, in place and out of place only (about a minute)")
+                       help="sizes up to 1e7, in place and out of place only (under a minute)")
     bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
     bench_.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
                        help="float32, float64 or both (default both)")
@@ -237,7 +237,7 @@ def _run_bench(args):
                                    repetitions=4 if args.quick else ceiling.REPETITIONS,
                                    progress=_stage(progress, 0, total))
         # --quick: 11 rounds everywhere (the least the timer takes by itself), not ~2 s per
-        # case, so the whole run stays near a minute.
+        # case, so the whole run stays under a minute.
         result = bench.run(sizes, args.dtype, ops, progress=_stage(progress, ceiling_steps, total),
                            rounds=11 if args.quick else None)
     result["ceiling"] = dict(measured, **({"tool": found} if found else {}))
