@@ -175,10 +175,9 @@ def remove_stale_temps(final, notice=None):
 @contextlib.contextmanager
 def _replace_whole(final, temp=None):
     """Yield a binary file writing a new temporary beside final (or temp, an (fd, path) from
-    _new_temp(final)). When the block ends well,
-    the temporary is fsync'ed, renamed over final and the directory fsync'ed, so final is
-    the old file or the whole new one even after a crash or power cut; otherwise the
-    temporary is removed."""
+    _new_temp(final)). When the block ends well, the temporary is fsync'ed, renamed over final
+    and the directory fsync'ed, so final is the old file or the whole new one even after a
+    crash or power cut; otherwise the temporary is removed."""
     fd, tmp = temp or _new_temp(final)
     try:
         with open(fd, "wb") as f:
