@@ -148,8 +148,8 @@ def _parser():
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
 
     bench_ = sub.add_parser(
-        "bench", help="time lrelu against the document's NumPy code and the peers installed",
-        description="Time lrelu against the document's np.where listing and every installed peer "
+        "bench", help="time lrelu against the glossary entry's NumPy code and the peers installed",
+        description="Time lrelu against the glossary entry's np.where listing and every installed peer "
                     "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
     bench_.add_argument("--quick", action="store_true",
                        help="sizes up to 1e7, in place and out of place only (under a minute)")

@@ -1,4 +1,4 @@
-"""The benchmark behind `lrelu bench`: lrelu against the document's listing and every peer
+"""The benchmark behind `lrelu bench`: lrelu against the glossary entry's listing and every peer
 installed, on the same data, timed alternately by lrelu.cli.timing (see there for how).
 
 Each contender works on its own copy of the data, so no peer can change what another is timed
@@ -41,7 +41,7 @@ def _lrelu(op, dtype):
 
 
 def _listing(op, dtype):
-    # The document's code as written: it has no in-place form, so "inplace" times the same
+    # The glossary entry's code as written: it has no in-place form, so "inplace" times the same
     # call a user of the listing would write, x = lrelu(x).
     if op in ("inplace", "out"):
         return lambda x, g, a: reference.lrelu(x, a)
@@ -214,11 +214,11 @@ def _fmt_n(n):
 
 
 HEADER = """\
-lrelu bench: how fast lrelu runs on this machine, against the document's NumPy code and the
-peers installed, on the same arrays.
+lrelu bench: how fast lrelu runs on this machine, against the NumPy code of the Leaky ReLU
+glossary entry lrelu follows (lrelu.reference) and the peers installed, on the same arrays.
 - GB/s: the bytes a call must read and write (x and the result; grad, x and the result for
   backward), divided by its median time per call.
-- listing: the document's own code, np.where(x >= 0, x, alpha * x) (the derivative:
+- listing: the glossary entry's own code, np.where(x >= 0, x, alpha * x) (the derivative:
   np.where(x >= 0, 1.0, alpha)); it has no in-place form, so "inplace" times x = lrelu(x).
 - np.maximum: np.maximum(x, alpha * x), the usual NumPy shortcut, right only for 0 <= alpha
   <= 1; a speed reference. Peers run on the thread count lrelu runs on.

@@ -8,7 +8,7 @@
  * those bytes twice; a streaming store goes past the cache and skips that read, but leaves
  * the result out of the cache. Which is faster depends on the machine, so both are measured.
  *
- * Portable, as lrelu's own loops are (lrelu/include/lrelu_simd.h): no -march=native. The
+ * Portable, as lrelu's own loops are: no -march=native. The
  * ordinary loop is compiled for the baseline ISA, plus an AVX2 copy on x86 gcc/clang picked
  * with __builtin_cpu_supports. Streaming stores exist only on x86: SSE2's _mm_stream_ps/pd
  * (part of the x86-64 baseline), and AVX's 32-byte _mm256_stream_ps/pd compiled with
@@ -130,7 +130,8 @@ static lrelu_ceiling_fn lrelu_ceiling_loop(int f64, int streaming, const char **
 /* One pass over n elements on `threads` threads, a contiguous block each. Blocks are whole
  * multiples of 16 elements (64 or 128 bytes), so no two threads write one cache line. One
  * thread runs without a parallel region at all: that is also safe in a child process forked
- * after the parent used OpenMP, where GNU libgomp would hang (see lrelu_threads.h). */
+ * after the parent used OpenMP, where GNU libgomp would hang (lrelu's own calls run serially
+ * there for the same reason). */
 static void lrelu_ceiling_pass(lrelu_ceiling_fn fn, const void *g, const void *x, double s, void *out,
                                size_t n, int threads)
 {
