@@ -7,14 +7,11 @@ import numpy as np
 from ._version import __version__
 from . import _kernels, _threads
 
-try:  # written by setup.py at build time
-    from ._build_info import BUILD_INFO
-except ImportError:  # pragma: no cover - a source tree that was never built
-    BUILD_INFO = {}
+from ._build_info import BUILD_INFO   # compiled by setup.py with the build's facts
 
 
 def config():
-    """The facts show_config() prints, as a dict (the CLI's ``lrelu info --json`` uses it)."""
+    """The facts show_config() prints, as a dict: ``show_config(mode="dicts")``."""
     openmp = _threads._openmp_info()
     simd = _kernels._simd_info()
     return {
@@ -38,9 +35,14 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file=None, mode="stdout"):
     """Print lrelu's version, NumPy's, OpenMP on/off, threads, the parallel threshold, the
-    compiler flags and the SIMD level in use."""
+    compiler flags and the SIMD level in use; with ``mode="dicts"``, return them as a dict
+    instead (as ``numpy.show_config`` does)."""
+    if mode == "dicts":
+        return config()
+    if mode != "stdout":
+        raise ValueError(f"show_config: mode must be 'stdout' or 'dicts', got {mode!r}")
     c = config()
     openmp = f"on (OpenMP {c['openmp_version']}; {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
     lines = [
