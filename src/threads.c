@@ -9,17 +9,19 @@
  * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
  * So each call is timed, per size class, in the mode it ran in, and the next call takes the
  * mode that has been cheaper per byte. The mode that looks worse is tried again now and then,
- * from a time budget (EXPLORE_BUDGET of the time spent in the better mode), so that trying
- * costs a bounded share whatever the gap, and a change of load is noticed: often when the
- * two are close, rarely when one is far worse. The estimates are moving averages of seconds
- * per byte, so an occasional very late helper thread counts in proportion to how often it
- * happens, which is what a caller pays on average.
+ * paid from a time budget: each call in the better mode earns EXPLORE_BUDGET of its time, and
+ * a try is made when the savings cover the whole estimated time of one call in the other
+ * mode. So tries cost at most that share of the time whatever the gap (about one call in 20
+ * when the modes are close, fewer when one is far worse), and a change of load is noticed.
+ * (Paying only the excess over the better mode, an earlier version, made tries free when the
+ * two modes were close, and calls then alternated between them for good.) The estimates are
+ * moving averages of seconds per byte, so an occasional very late helper thread counts in
+ * proportion to how often it happens, which is what a caller pays on average.
  *
- * This is the scheme of an adaptive bandit, chosen over the alternatives after measuring
- * them (BENCHMARKS.md, "Under load"): OMP_WAIT_POLICY=passive cannot be set for a runtime
- * that another library may already have loaded and slows every team start; a fixed
- * threshold cannot see load; and a caller that takes work dynamically still waits for every
- * helper at the barrier that ends an OpenMP region. */
+ * Why not the alternatives: OMP_WAIT_POLICY=passive cannot be set for a runtime that another
+ * library may already have loaded, and issue 15 found it slower at 1e5; a fixed threshold
+ * cannot see load; and a caller that takes work dynamically still waits for every helper at
+ * the barrier that ends an OpenMP region. */
 #include "threads.h"
 
 #include <stdint.h>
@@ -189,7 +191,7 @@ int lrelu_threads_now(void)
 #define EXPLORE_BUDGET 0.05     /* share of time that trying the other mode may cost */
 #define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode that looks better */
 #define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
-#define CREDIT_CAP 4.0          /* credit is capped at this many tries' worth: no bursts */
+#define CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts */
 #define SAMPLE_CAP 4.0          /* a sample counts as at most this many times the other mode */
 
 struct bucket {
@@ -257,7 +259,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
 {
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes};
     struct bucket *s;
-    double serial, parallel, worse, better;
+    double serial, parallel, worse;
     int threads, mode, other;
 
     if (nbytes < parallel_min_bytes) {
@@ -287,8 +289,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
         mode = parallel <= serial;
         other = !mode;
         worse = mode ? serial : parallel;
-        better = mode ? parallel : serial;
-        if (load_double(&s->credit) >= (worse - better) * (double)nbytes) {
+        if (load_double(&s->credit) >= worse * (double)nbytes) {
             mode = other;
             plan.explore = 1;
         }
@@ -309,7 +310,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
 void lrelu_plan_end(const lrelu_plan *plan)
 {
     struct bucket *s;
-    double elapsed, cost, old, other, updated, credit, excess;
+    double elapsed, cost, old, other, updated, credit, limit;
 
     if (plan->threads > 1) {
         unlock(&team_busy);
@@ -337,13 +338,14 @@ void lrelu_plan_end(const lrelu_plan *plan)
     }
     credit = load_double(&s->credit);
     if (plan->explore) {
-        /* pay what the try really cost beyond what the better mode would have taken */
-        credit -= other > 0.0 ? elapsed - other * plan->nbytes : 0.0;
+        /* pay the whole try, as its (capped) time: a try the OS stalled for a time slice
+         * costs at most SAMPLE_CAP of the other mode, not thousands of calls' savings */
+        credit -= cost * plan->nbytes;
     } else {
         credit += EXPLORE_BUDGET * elapsed;
-        excess = other > updated ? (other - updated) * plan->nbytes : 0.0;
-        if (credit > CREDIT_CAP * excess) {
-            credit = CREDIT_CAP * excess;
+        limit = CREDIT_CAP * (other > 0.0 ? other : updated) * plan->nbytes;
+        if (credit > limit) {
+            credit = limit;
         }
     }
     store_double(&s->credit, credit);

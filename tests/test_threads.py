@@ -441,9 +441,11 @@ def test_the_planner_times_both_modes_and_stays_within_its_budget():
     learned = _threads._learning(nbytes)
     assert learned["calls"] == 200
     assert learned["serial"] > 0 and learned["parallel"] > 0     # both were measured
-    # Trying the slower mode is paid from a budget of 5 % of the time in the faster one; it
-    # can never be most of the calls.
-    assert 1 <= learned["explorations"] < 100
+    # A try of the slower mode is paid in full from savings of 5 % of each call's time, so
+    # tries come about one call in 20 when the two modes are close (the worst case, which a
+    # CI machine with one usable core gives), fewer otherwise: well under 30 of 200. Tries
+    # must never alternate with every call (which an earlier rule did when costs were close).
+    assert 1 <= learned["explorations"] <= 30
 
 
 @needs_openmp
