@@ -183,6 +183,9 @@ junit_count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$2"; }
 on_exit() {
     local rc=$? i left
     set +e
+    # The trap can run inside a command whose output goes to a log (the build's): report to
+    # where the script's own output goes.
+    exec 1>&"$stdout" 2>&"$stderr"
     trap - INT TERM HUP
     # This shell is the PID namespace's init, so kill -1 reaches only the namespace: whatever
     # a test left running (a dask worker, a hung child) would keep the mounts busy.
@@ -204,6 +207,7 @@ on_exit() {
     fi
     exit "$rc"
 }
+exec {stdout}>&1 {stderr}>&2
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
