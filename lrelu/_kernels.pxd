@@ -16,10 +16,36 @@ ctypedef fused real:
     double
     long double
 
+# The dtypes converted to float64 a block at a time (integer and bool x, and float32 x with a
+# float64 alpha): the listing computes those in float64.
+ctypedef fused source:
+    signed char
+    unsigned char
+    short
+    unsigned short
+    int
+    unsigned int
+    long
+    unsigned long
+    long long
+    unsigned long long
+    float
+
+# flags: AT_ZERO_ALPHA makes slope(0) = alpha (x > 0 picks 1), PyTorch's convention for the
+# derivative and the backward; the forward ignores it.
+cdef enum:
+    AT_ZERO_ALPHA = 1
+
 # out = g * slope(x), slope(x) = 1 if x >= 0 else alpha, over n elements with byte strides.
-# forward: g = x; derivative: g = &one with g_step 0; backward: g = grad.
+# forward: g = x; derivative: g = &one with g_step 0; backward: g = grad. The thread count is
+# decided here, once per call.
 cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
-                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step) noexcept nogil
+                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
+                 int flags) noexcept nogil
+# The same, with g and x converted to float64 on the fly.
+cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, const source* x,
+                            Py_ssize_t x_step, const double* alpha, Py_ssize_t alpha_step,
+                            double* out, Py_ssize_t out_step, int flags) noexcept nogil
 
 ctypedef fused floating_t:
     float

@@ -1,15 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """The typed kernels: one for every operation and dtype, serial or OpenMP-parallel.
 
-out = g * slope(x) with slope(x) = 1 if x >= 0 else alpha (see lrelu_simd.h for why one
-formula is all three operations). Contiguous data with a scalar alpha goes to the SIMD loop
-of lrelu_simd.h; every other layout takes the one strided loop below.
+out = g * slope(x) with slope(x) = 1 if x >= 0 else alpha (src/simd.h says why one formula
+is all three operations). Contiguous data with a scalar alpha goes to the SIMD loops of
+src/simd.c; every other layout takes the one strided loop below. Whether a call runs on one
+thread or a team is asked once, at the top of the call (lrelu/_threads.pyx).
 """
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 
-from lrelu._threads cimport acquire_team, release_team
+from lrelu._threads cimport lrelu_plan, plan_begin, plan_end
 
 cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
@@ -25,30 +26,40 @@ cdef extern from "lrelu_half.h" nogil:
     float half_to_float "lrelu_half_to_float" (lrelu_half h)
     lrelu_half float_to_half "lrelu_float_to_half" (float f)
 
-cdef extern from "lrelu_simd.h" nogil:
+cdef extern from "simd.h" nogil:
     float apply_float "LRELU_APPLY" (float g, float x, float alpha)
     double apply_double "LRELU_APPLY" (double g, double x, double alpha)
     long double apply_longdouble "LRELU_APPLY" (long double g, long double x, long double alpha)
+    float apply_gt_float "LRELU_APPLY_GT" (float g, float x, float alpha)
+    double apply_gt_double "LRELU_APPLY_GT" (double g, double x, double alpha)
+    long double apply_gt_longdouble "LRELU_APPLY_GT" (long double g, long double x, long double alpha)
     void contig_float "lrelu_contig_float" (Py_ssize_t n, const float* g, int g_scalar,
-                                            const float* x, float alpha, float* out)
+                                            const float* x, float alpha, float* out, int flags)
     void contig_double "lrelu_contig_double" (Py_ssize_t n, const double* g, int g_scalar,
-                                              const double* x, double alpha, double* out)
+                                              const double* x, double alpha, double* out, int flags)
     const char* lrelu_simd_init()
     const char* lrelu_simd_baseline()
-    int lrelu_simd_avx2_compiled()
+    const char* lrelu_simd_dispatchable()
 
 _SIMD_LEVEL = lrelu_simd_init().decode()
 
+cdef enum:
+    CONVERT_BLOCK = 1024    # elements of converted input on each thread's stack
 
-cdef inline real _apply(real g, real x, real alpha) noexcept nogil:
+
+cdef inline float _apply_f(float g, float x, float alpha, int gt) noexcept nogil:
+    return apply_gt_float(g, x, alpha) if gt else apply_float(g, x, alpha)
+
+
+cdef inline real _apply(real g, real x, real alpha, int gt) noexcept nogil:
     if real is lrelu_half:
-        return float_to_half(apply_float(half_to_float(g), half_to_float(x), half_to_float(alpha)))
+        return float_to_half(_apply_f(half_to_float(g), half_to_float(x), half_to_float(alpha), gt))
     elif real is float:
-        return apply_float(g, x, alpha)
+        return _apply_f(g, x, alpha, gt)
     elif real is double:
-        return apply_double(g, x, alpha)
+        return apply_gt_double(g, x, alpha) if gt else apply_double(g, x, alpha)
     else:
-        return apply_longdouble(g, x, alpha)
+        return apply_gt_longdouble(g, x, alpha) if gt else apply_longdouble(g, x, alpha)
 
 
 cdef inline const real* _at(const real* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
@@ -56,51 +67,125 @@ cdef inline const real* _at(const real* p, Py_ssize_t step, Py_ssize_t i) noexce
 
 
 cdef void _serial(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
-                  const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step) noexcept nogil:
+                  const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
+                  int flags) noexcept nogil:
     cdef Py_ssize_t i
     cdef Py_ssize_t size = sizeof(real)
+    cdef int gt = flags & AT_ZERO_ALPHA
     if (alpha_step == 0 and x_step == size and out_step == size
             and (g_step == size or g_step == 0)):
         if real is float:
-            contig_float(n, g, g_step == 0, x, alpha[0], out)
+            contig_float(n, g, g_step == 0, x, alpha[0], out, flags)
             return
         elif real is double:
-            contig_double(n, g, g_step == 0, x, alpha[0], out)
+            contig_double(n, g, g_step == 0, x, alpha[0], out, flags)
             return
+    if g == x and g_step == x_step:
+        gt = 0      # the forward: f(0) = 0 whatever the convention (src/simd.c)
     for i in range(n):
         (<real*>(<char*>out + i * out_step))[0] = _apply(
-            _at(g, g_step, i)[0], _at(x, x_step, i)[0], _at(alpha, alpha_step, i)[0])
+            _at(g, g_step, i)[0], _at(x, x_step, i)[0], _at(alpha, alpha_step, i)[0], gt)
+
+
+cdef inline Py_ssize_t _chunk(Py_ssize_t n, int threads) noexcept nogil:
+    # One contiguous block per thread, static schedule; a multiple of 64 elements, so no two
+    # threads write the same cache line of a contiguous result.
+    cdef Py_ssize_t chunk = (n + threads - 1) // threads
+    return (chunk + 63) & ~(<Py_ssize_t>63)
 
 
 cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
-                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step) noexcept nogil:
+                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
+                 int flags) noexcept nogil:
     # Comparing NaN raises the "invalid" flag in a vector compare, and NumPy would turn it
     # into a RuntimeWarning the listing never gives; drop it, as NumPy's own comparison loops
     # do. (The one real "invalid" here, 0 * inf for alpha = 0 and x = -inf, goes with it.)
     cdef int had_invalid = fetestexcept(FE_INVALID)
-    cdef int threads = acquire_team(n * <Py_ssize_t>sizeof(real))
+    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(real))
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
-    if threads <= 1:
-        _serial(n, g, g_step, x, x_step, alpha, alpha_step, out, out_step)
+    if plan.threads <= 1:
+        _serial(n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
-        # One contiguous block per thread, static schedule; a multiple of 64 elements, so no
-        # two threads write the same cache line of a contiguous result.
-        chunk = (n + threads - 1) // threads
-        chunk = (chunk + 63) & ~(<Py_ssize_t>63)
-        for c in prange(threads, schedule='static', num_threads=threads):
+        chunk = _chunk(n, plan.threads)
+        for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
             lo = c * chunk
             if lo < n:
                 if threadid() != 0:
                     feclearexcept(FE_ALL_EXCEPT)
                 _serial(min(chunk, n - lo), _at(g, g_step, lo), g_step, _at(x, x_step, lo), x_step,
                         _at(alpha, alpha_step, lo), alpha_step,
-                        <real*>_at(out, out_step, lo), out_step)
+                        <real*>_at(out, out_step, lo), out_step, flags)
                 # Overflow in a worker thread would be lost; NumPy reads the caller's flags.
                 raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
-        release_team()
         if raised:
             feraiseexcept(raised)
+    plan_end(&plan)
+    if not had_invalid and fetestexcept(FE_INVALID):
+        feclearexcept(FE_INVALID)
+
+
+cdef inline const source* _src_at(const source* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
+    return <const source*>(<const char*>p + i * step)
+
+
+cdef void _converted_range(Py_ssize_t lo, Py_ssize_t hi, const source* g, Py_ssize_t g_step,
+                           const source* x, Py_ssize_t x_step, const double* alpha,
+                           Py_ssize_t alpha_step, double* out, Py_ssize_t out_step,
+                           int flags) noexcept nogil:
+    # Elements lo..hi, a block at a time: convert x (and a separate g) to float64 on this
+    # thread's stack, then the float64 loop.
+    cdef double x_block[CONVERT_BLOCK]
+    cdef double g_block[CONVERT_BLOCK]
+    cdef const double* g_values
+    cdef Py_ssize_t start, i, m, g_block_step
+    cdef bint g_is_x = g == x and g_step == x_step
+    cdef double g_scalar = <double>g[0] if g_step == 0 else 0.0
+    start = lo
+    while start < hi:
+        m = min(<Py_ssize_t>CONVERT_BLOCK, hi - start)
+        for i in range(m):
+            x_block[i] = <double>_src_at(x, x_step, start + i)[0]
+        if g_is_x:
+            g_values, g_block_step = x_block, sizeof(double)
+        elif g_step == 0:
+            g_values, g_block_step = &g_scalar, 0
+        else:
+            for i in range(m):
+                g_block[i] = <double>_src_at(g, g_step, start + i)[0]
+            g_values, g_block_step = g_block, sizeof(double)
+        _serial(m, g_values, g_block_step, <const double*>x_block, sizeof(double),
+                <const double*>(<const char*>alpha + start * alpha_step), alpha_step,
+                <double*>(<char*>out + start * out_step), out_step, flags)
+        start += m
+
+
+cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, const source* x,
+                            Py_ssize_t x_step, const double* alpha, Py_ssize_t alpha_step,
+                            double* out, Py_ssize_t out_step, int flags) noexcept nogil:
+    # The listing gives float64 for integer x and for float32 x with a float64 alpha, so
+    # these are (source, float64) -> float64 loops. Planned once for the whole call and split
+    # over threads like kernel(); before, NumPy's buffering or a 1,024-element block handed
+    # the float64 kernel pieces too small to ever run in parallel.
+    cdef int had_invalid = fetestexcept(FE_INVALID)
+    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(double))
+    cdef Py_ssize_t chunk, lo, c
+    cdef int raised = 0
+    if plan.threads <= 1:
+        _converted_range(0, n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
+    else:
+        chunk = _chunk(n, plan.threads)
+        for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
+            lo = c * chunk
+            if lo < n:
+                if threadid() != 0:
+                    feclearexcept(FE_ALL_EXCEPT)
+                _converted_range(lo, min(lo + chunk, n), g, g_step, x, x_step, alpha, alpha_step,
+                                 out, out_step, flags)
+                raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
+        if raised:
+            feraiseexcept(raised)
+    plan_end(&plan)
     if not had_invalid and fetestexcept(FE_INVALID):
         feclearexcept(FE_INVALID)
 
@@ -139,7 +224,7 @@ cdef int leaky_relu(const floating_t[:] x, floating_t[:] out, floating_t alpha) 
     _check(b"leaky_relu", out.shape[0], n, alpha)
     _check_overlap(b"leaky_relu", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     if n:
-        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0])
+        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
     return 0
 
 
@@ -147,7 +232,7 @@ cdef int leaky_relu_(floating_t[:] x, floating_t alpha) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     _check(b"leaky_relu_", n, n, alpha)
     if n:
-        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0])
+        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], 0)
     return 0
 
 
@@ -157,7 +242,7 @@ cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floatin
     _check(b"leaky_relu_derivative", out.shape[0], n, alpha)
     _check_overlap(b"leaky_relu_derivative", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0])
+        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
     return 0
 
 
@@ -166,7 +251,7 @@ cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha) except -1 nog
     cdef floating_t one = 1
     _check(b"leaky_relu_derivative_", n, n, alpha)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0])
+        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], 0)
     return 0
 
 
@@ -178,14 +263,16 @@ cdef int leaky_relu_backward(const floating_t[:] grad, const floating_t[:] x, fl
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &grad[0] if n else NULL, grad.strides[0], n)
     if n:
-        kernel(n, &grad[0], grad.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0])
+        kernel(n, &grad[0], grad.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
     return 0
 
 
 def _simd_info():
-    """For show_config(): the compiler's baseline ISA and the loop chosen at import."""
+    """For show_config(): the compiler's baseline ISA, the levels compiled for run-time
+    dispatch, and the one chosen at import (LRELU_SIMD=<level> forces one this CPU has)."""
+    dispatch = lrelu_simd_dispatchable().decode()
     return {
         "baseline": lrelu_simd_baseline().decode(),
-        "dispatch": ["avx2"] if lrelu_simd_avx2_compiled() else [],
+        "dispatch": dispatch.split(",") if dispatch else [],
         "selected": _SIMD_LEVEL,
     }

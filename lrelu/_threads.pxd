@@ -1,4 +1,9 @@
-# The one place that decides how many threads a call uses. Kernels ask acquire_team(nbytes)
-# before a parallel region; a result above 1 must be handed back with release_team().
-cdef int acquire_team(Py_ssize_t nbytes) noexcept nogil
-cdef void release_team() noexcept nogil
+# The one place that decides how many threads a call uses (src/threads.c, lrelu/_threads.pyx).
+# A kernel asks plan_begin(bytes per array) once per call, runs on plan.threads threads, and
+# then calls plan_end(&plan), which hands the team back and records how long the call took.
+cdef extern from "threads.h" nogil:
+    ctypedef struct lrelu_plan:
+        int threads
+
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes) noexcept nogil
+cdef void plan_end(const lrelu_plan* plan) noexcept nogil

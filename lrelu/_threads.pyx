@@ -1,134 +1,196 @@
 # cython: language_level=3
-"""Thread control for lrelu's OpenMP kernels: how many threads, and when to use more than one."""
+"""Thread control for lrelu's OpenMP kernels: how many threads, and when to use more than one.
 
-import operator
+The decision is made once per call, in one place: ``plan_begin`` (src/threads.c), which the
+kernels ask before they start a parallel region, and ``plan_end`` after. A call smaller
+than the parallel threshold runs on one thread. A larger one runs on a team or on one
+thread, whichever has been cheaper per byte for calls of its size in this process: each
+call is timed, and the mode that looks slower is tried again within a small time budget.
+That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
+used; next to another busy process, a team waits at OpenMP's closing barrier for a member
+the OS has not scheduled, and two threads lose to one, by 2x and more, so one thread is
+used until a team pays again.
 
-cdef extern from "lrelu_threads.h" nogil:
+How others deal with the same problem, and why this way:
+- numexpr and PyTorch's ``at::parallel_for`` split work over a fixed pool above a grain
+  size; they do not look at load, so under load they pay the barrier as lrelu did.
+- OpenBLAS and libgomp's ``OMP_WAIT_POLICY=passive`` make idle threads sleep rather than
+  spin, which stops one program from starving another but makes every team start slower
+  (the wake-up), and the runtime reads it once, when it is loaded, possibly by another
+  library; lrelu cannot set it for its users.
+- scikit-learn (threadpoolctl) and loky cap the team at the CPUs the process may use, from
+  the affinity mask and the cgroup quota. lrelu does that too (lrelu/_cpus.py), since a
+  container's quota is load that never goes away.
+
+Thread counts, from the strongest:
+1. ``with lrelu.threads(n)``: this Python thread only, for the block; it nests.
+2. ``lrelu.set_num_threads(n)``: every Python thread, from now on; ``None`` goes back to 3.
+3. OpenMP's own: ``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``, else the CPUs in
+   the affinity mask, capped by the cgroup CPU quota (unless ``OMP_NUM_THREADS`` is set).
+The count is the largest team a call may use; the planner may use one thread.
+"""
+
+import os
+import threading
+import warnings
+
+from lrelu import _cpus
+
+cdef extern from "threads.h" nogil:
     int lrelu_openmp_enabled()
     int lrelu_openmp_version()
-    int lrelu_omp_max_threads()
     int lrelu_install_atfork()
-    int lrelu_try_acquire_team()
-    void lrelu_release_team()
-    int lrelu_forked_child
-
-# Below this many bytes in the largest array a call runs serially: starting the OpenMP team
-# costs about 3.5 µs here, more than a second core saves on a small array. Measured with
-# bench/threshold.py (1 vs 2 threads, alternating, 41 rounds, medians; log in
-# bench/threshold.log) on the 2-core AMD EPYC dev machine, 2026-11-28, after the loop was
-# unrolled: over four runs two threads break even at 256 KiB (speedup 0.88-1.42, median
-# about 0.97, over in place/out of place, float32/float64) and win from 512 KiB on
-# (1.00-1.53x, rising to 1.8-2.0x at 8 MiB). 256 KiB rather than 512: between the two, calls
-# made back to back (the team still awake) gain most; 1e5 float32 in place (400 KB) runs at
-# 97 GB/s on two threads (BENCHMARKS.md, in-place table) against 49 on one (SIMD table).
-# It also keeps NumPy's 8192-element buffered chunks (casting) and per-row calls on
-# non-contiguous views serial.
-cdef Py_ssize_t PARALLEL_MIN_BYTES = 256 * 1024
-
-cdef int _requested = 0     # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
-cdef Py_ssize_t _parallel_regions = 0   # written only while holding the team
+    int lrelu_forked_child()
+    int lrelu_thread_request()
+    void lrelu_set_thread_request(int n)
+    int lrelu_process_request()
+    void lrelu_set_process_request(int n)
+    void lrelu_set_cpu_limit(int n, int omp_num_threads_set)
+    int lrelu_threads_now()
+    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes)
+    void lrelu_plan_end(const lrelu_plan* plan)
+    Py_ssize_t lrelu_parallel_min_bytes()
+    void lrelu_set_parallel_min_bytes(Py_ssize_t nbytes)
+    long lrelu_parallel_regions()
+    int lrelu_set_adaptive(int on)
+    int lrelu_adaptive()
+    void lrelu_bucket_state(int bucket, double* serial_cost, double* parallel_cost,
+                            double* credit, unsigned long* calls, unsigned long* explorations)
+    int lrelu_bucket_of(Py_ssize_t nbytes)
+    void lrelu_reset_learning()
 
 if lrelu_install_atfork() != 0:
     raise ImportError("lrelu: pthread_atfork failed; a forked child could hang in OpenMP")
 
-
-cdef inline int _threads_now() noexcept nogil:
-    if not lrelu_openmp_enabled() or lrelu_forked_child:
-        return 1
-    if _requested > 0:
-        return _requested
-    return lrelu_omp_max_threads()
+lrelu_set_cpu_limit(_cpus.available_cpus(), "OMP_NUM_THREADS" in os.environ)
 
 
-cdef int acquire_team(Py_ssize_t nbytes) noexcept nogil:
-    if nbytes < PARALLEL_MIN_BYTES:
-        return 1
-    cdef int n = _threads_now()
-    if n <= 1 or not lrelu_try_acquire_team():
-        return 1
-    global _parallel_regions
-    _parallel_regions += 1
-    return n
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes) noexcept nogil:
+    return lrelu_plan_begin(nbytes)
 
 
-cdef void release_team() noexcept nogil:
-    lrelu_release_team()
+cdef void plan_end(const lrelu_plan* plan) noexcept nogil:
+    lrelu_plan_end(plan)
 
 
 def get_num_threads():
-    """Number of threads lrelu uses for a large array.
+    """The largest number of threads an lrelu call in this Python thread may use.
 
-    By default this is what OpenMP would use: ``OMP_NUM_THREADS``, or a limit set with
-    ``threadpoolctl.threadpool_limits(n, user_api="openmp")``, or else all cores.
-    ``set_num_threads`` and ``threads`` override it. It is 1 in a build without OpenMP
-    and in a child process created by ``fork``.
+    ``lrelu.threads(n)`` in this thread, else ``set_num_threads(n)``, else what OpenMP would
+    use (``OMP_NUM_THREADS``, a ``threadpoolctl`` limit, or the CPUs this process may use:
+    its affinity mask and its cgroup CPU quota). It is 1 in a build without OpenMP and in a
+    child process created by ``fork``. Small arrays, and calls that have measured one thread
+    to be faster (a busy machine), use one thread.
     """
-    return _threads_now()
+    return lrelu_threads_now()
 
 
 def _check_count(n):
     if isinstance(n, bool):
         raise TypeError(f"number of threads must be an integer, got {n!r}")
     try:
-        n = operator.index(n)
-    except TypeError:
+        n = n.__index__()
+    except (AttributeError, TypeError):
         raise TypeError(f"number of threads must be an integer, got {type(n).__name__}") from None
     if n < 1:
         raise ValueError(f"number of threads must be at least 1, got {n}")
     return n
 
 
+def _warn_if_forked(n):
+    if n > 1 and lrelu_forked_child():
+        warnings.warn("lrelu runs serially in a process created by fork (GNU OpenMP would hang "
+                      "there), so this thread count has no effect; start worker processes "
+                      "with 'spawn' or 'forkserver' to use threads in them",
+                      RuntimeWarning, stacklevel=3)
+
+
 def set_num_threads(n):
-    """Use ``n`` threads (n >= 1) for large arrays from now on, in every Python thread.
+    """Use up to ``n`` threads for large arrays from now on, in every Python thread.
 
     This takes precedence over ``OMP_NUM_THREADS`` and threadpoolctl limits, as an explicit
-    ``num_threads`` clause does in OpenMP itself. Small arrays always run on one thread.
+    ``num_threads`` clause does in OpenMP itself; ``lrelu.threads(n)`` takes precedence over
+    it within its block. ``set_num_threads(None)`` goes back to following OpenMP. In a
+    process created by ``fork``, lrelu runs serially and this warns (``RuntimeWarning``).
     """
-    global _requested
-    _requested = _check_count(n)
+    if n is None:
+        lrelu_set_process_request(0)
+        return
+    n = _check_count(n)
+    _warn_if_forked(n)
+    lrelu_set_process_request(n)
 
 
 class threads:
-    """Context manager: ``with lrelu.threads(1): ...`` runs the block with ``n`` threads and
-    then restores the previous setting (including "follow OpenMP")."""
+    """Context manager: ``with lrelu.threads(1): ...`` runs the block's lrelu calls with up to
+    ``n`` threads, in this Python thread only, then restores what this thread had before.
+
+    Other Python threads keep their own setting, and a new thread starts from the
+    process-wide one (``set_num_threads``). Blocks nest. The same object may be entered by
+    several threads at once."""
 
     def __init__(self, n):
         self.n = _check_count(n)
-        self._saved = []
+        self._saved = threading.local()
 
     def __enter__(self):
-        global _requested
-        self._saved.append(_requested)
-        _requested = self.n
+        _warn_if_forked(self.n)
+        stack = self._saved.__dict__.setdefault("stack", [])
+        stack.append(lrelu_thread_request())
+        lrelu_set_thread_request(self.n)
         return self
 
     def __exit__(self, *exc_info):
-        global _requested
-        _requested = self._saved.pop()
+        lrelu_set_thread_request(self._saved.stack.pop())
         return False
 
 
 def _set_parallel_threshold(nbytes):
-    """Change the serial/parallel threshold (bytes per array); returns the old one. For
+    """Change the serial/parallel threshold (bytes moved by a call); returns the old one. For
     bench/threshold.py, which measures where it should be; not for users."""
-    global PARALLEL_MIN_BYTES
-    old = PARALLEL_MIN_BYTES
-    PARALLEL_MIN_BYTES = max(0, int(nbytes))
+    old = lrelu_parallel_min_bytes()
+    lrelu_set_parallel_min_bytes(max(0, int(nbytes)))
     return old
+
+
+def _set_adaptive(on):
+    """True (the default): the planner picks one thread or a team from what it measured.
+    False: every call above the threshold runs on a team, as a fixed rule would. Returns the
+    old setting. For bench/ (the fixed rule is the comparison) and for tests that must see a
+    parallel region."""
+    return bool(lrelu_set_adaptive(1 if on else 0))
+
+
+def _learning(nbytes):
+    """What the planner has measured for calls moving ``nbytes`` bytes: seconds per byte on
+    one thread and on a team (0.0 while unknown), the time budget left for trying the slower
+    one, and how many calls and tries it has seen."""
+    cdef double serial, parallel, credit
+    cdef unsigned long calls, explorations
+    lrelu_bucket_state(lrelu_bucket_of(nbytes), &serial, &parallel, &credit, &calls, &explorations)
+    return {"serial": serial, "parallel": parallel, "credit": credit, "calls": calls,
+            "explorations": explorations}
+
+
+def _reset_learning():
+    """Forget every measurement (tests and bench/ start from a clean slate)."""
+    lrelu_reset_learning()
 
 
 def _parallel_region_count():
     """How many parallel regions lrelu has started in this process (tests use it to see
     that a call ran serially)."""
-    return _parallel_regions
+    return lrelu_parallel_regions()
 
 
 def _openmp_info():
-    """For show_config(): whether OpenMP is compiled in, and its spec version."""
+    """For show_config(): whether OpenMP is compiled in, its spec version, the settings."""
     return {
         "enabled": bool(lrelu_openmp_enabled()),
         "version": lrelu_openmp_version(),
-        "forked_child": bool(lrelu_forked_child),
-        "requested_threads": _requested,
-        "parallel_threshold_bytes": PARALLEL_MIN_BYTES,
+        "forked_child": bool(lrelu_forked_child()),
+        "requested_threads": lrelu_process_request(),
+        "cpu_limit": _cpus.available_cpus(),
+        "parallel_threshold_bytes": lrelu_parallel_min_bytes(),
+        "adaptive": bool(lrelu_adaptive()),
     }

@@ -5,3 +5,7 @@ import numpy as np
 leaky_relu: np.ufunc
 leaky_relu_derivative: np.ufunc
 leaky_relu_backward: np.ufunc
+
+# The dtype table: one "inputs->output" row per loop, in NumPy's type characters.
+UNARY_TYPES: list[str]
+BACKWARD_TYPES: list[str]

@@ -1,5 +1,6 @@
 """Shared helpers: compare lrelu's results with the reference listings, bit for bit."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def run_python(code, env=None, timeout=180):
 def parallel_threshold_elements(dtype):
     """Elements of `dtype` at which a call starts using more than one thread."""
     return lrelu._threads._openmp_info()["parallel_threshold_bytes"] // np.dtype(dtype).itemsize
+
+
+@contextlib.contextmanager
+def always_parallel():
+    """Every call above the threshold runs on a team, not where the planner finds a team
+    faster: for tests that must drive the parallel path (lrelu/_threads.pyx)."""
+    old = lrelu._threads._set_adaptive(False)
+    try:
+        yield
+    finally:
+        lrelu._threads._set_adaptive(old)
 
 
 def assert_same(result, expected):

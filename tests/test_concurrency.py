@@ -2,7 +2,7 @@
 while the thread count changes, and how many OS threads that costs.
 
 lrelu runs one OpenMP team at a time; a call that finds it busy runs serially on its own
-Python thread (lrelu_threads.h). These tests check that this never mixes up whose data is
+Python thread (src/threads.c). These tests check that this never mixes up whose data is
 whose, that nothing hangs (every thread is joined with a timeout), and that threads do not
 pile up.
 """

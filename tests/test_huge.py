@@ -20,7 +20,7 @@ import pytest
 import lrelu
 from lrelu import _threads, reference
 
-from helpers import assert_same, sample
+from helpers import always_parallel, assert_same, sample
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,7 @@ def _huge(dtype, pattern, n=N):
 
 def _on_threads(threads, call):
     regions = _threads._parallel_region_count()
-    with lrelu.threads(threads):
+    with lrelu.threads(threads), always_parallel():
         result = call()
     if _threads._openmp_info()["enabled"]:
         assert (_threads._parallel_region_count() > regions) == (threads > 1), "ran on the wrong path"

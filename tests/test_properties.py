@@ -16,7 +16,8 @@ from hypothesis.extra import numpy as nps
 import lrelu
 from lrelu import _threads, reference
 
-from helpers import FLOAT_DTYPES, INTEGER_DTYPES, assert_same, parallel_threshold_elements, sample
+from helpers import (FLOAT_DTYPES, INTEGER_DTYPES, always_parallel, assert_same,
+                     parallel_threshold_elements, sample)
 
 
 def _with_swapped(dtypes):
@@ -303,7 +304,7 @@ def test_sizes_across_the_parallel_threshold_equal_listing_on_any_thread_count(n
         expected = expected.astype({"x": x, "grad": grad}[target].dtype)
 
     regions = _threads._parallel_region_count()
-    with lrelu.threads(threads):
+    with lrelu.threads(threads), always_parallel():
         result = call(x, grad, alpha)
     # Shown by --hypothesis-show-statistics: how many examples really ran in parallel.
     event("parallel" if _threads._parallel_region_count() > regions else "serial")

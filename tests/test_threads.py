@@ -1,6 +1,8 @@
 """Thread control, OpenMP/threadpoolctl interplay, Python threads and fork safety."""
 
 import os
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import pytest
 import lrelu
 from lrelu import _threads, reference
 
-from helpers import assert_same, parallel_threshold_elements, run_in_threads, run_python, sample
+from helpers import (always_parallel, assert_same, parallel_threshold_elements, run_in_threads,
+                     run_python, sample)
 
 OPENMP = _threads._openmp_info()["enabled"]
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="serial build (no OpenMP)")
@@ -20,11 +23,76 @@ def _run(code, env=None, timeout=120):
     return run_python(code, env=dict(os.environ, **(env or {})), timeout=timeout)
 
 
-def test_set_num_threads_and_get():
+@pytest.fixture
+def process_setting():
+    """Leaves the process-wide setting as the test found it (following OpenMP)."""
+    yield
+    lrelu.set_num_threads(None)
+
+
+def test_set_num_threads_and_get(process_setting):
+    lrelu.set_num_threads(3)
+    assert lrelu.get_num_threads() == (3 if OPENMP else 1)
+
+
+def test_threads_block_wins_over_set_num_threads_within_it(process_setting):
     with lrelu.threads(1):
         lrelu.set_num_threads(3)
-        assert lrelu.get_num_threads() == (3 if OPENMP else 1)
-    # threads() restores what was there before it, not what set_num_threads did inside
+        assert lrelu.get_num_threads() == 1
+    assert lrelu.get_num_threads() == (3 if OPENMP else 1)
+
+
+def test_set_num_threads_none_follows_openmp_again(process_setting):
+    following = lrelu.get_num_threads()
+    lrelu.set_num_threads(following + 1)
+    lrelu.set_num_threads(None)
+    assert lrelu.get_num_threads() == following
+
+
+@needs_openmp
+def test_threads_applies_to_the_calling_python_thread_only():
+    # Two threads inside overlapping blocks each see their own count, and when both have
+    # left, each is back where it started: the process is not left at either count.
+    before = lrelu.get_num_threads()
+    inside, left = threading.Barrier(2), threading.Barrier(2)
+    seen = {}
+
+    def block(n):
+        with lrelu.threads(n):
+            inside.wait(10)
+            seen[n] = lrelu.get_num_threads()
+            left.wait(10)
+        seen[("after", n)] = lrelu.get_num_threads()
+
+    run_in_threads([lambda: block(1), lambda: block(4)])
+    assert seen[1] == 1 and seen[4] == 4
+    assert seen[("after", 1)] == seen[("after", 4)] == before
+    assert lrelu.get_num_threads() == before
+
+
+@needs_openmp
+def test_one_threads_object_entered_by_two_python_threads_restores_each(process_setting):
+    shared = lrelu.threads(1)
+    inside = threading.Barrier(2)
+    after = []
+
+    def block(own):
+        with lrelu.threads(own):
+            with shared:
+                inside.wait(10)
+            after.append((own, lrelu.get_num_threads()))
+
+    run_in_threads([lambda: block(2), lambda: block(3)])
+    assert sorted(after) == [(2, 2), (3, 3)]
+
+
+@needs_openmp
+def test_a_new_python_thread_starts_from_the_process_wide_setting(process_setting):
+    lrelu.set_num_threads(3)
+    seen = []
+    with lrelu.threads(1):
+        run_in_threads([lambda: seen.append(lrelu.get_num_threads())])
+    assert seen == [3]
 
 
 @pytest.mark.parametrize("bad", [0, -1])
@@ -35,10 +103,18 @@ def test_fewer_than_one_thread_is_a_value_error(bad):
         lrelu.threads(bad)
 
 
-@pytest.mark.parametrize("bad", [1.5, "2", None, True])
+@pytest.mark.parametrize("bad", [1.5, "2", True])
 def test_non_integer_thread_count_is_a_type_error(bad):
     with pytest.raises(TypeError, match="integer"):
         lrelu.set_num_threads(bad)
+    with pytest.raises(TypeError, match="integer"):
+        lrelu.threads(bad)
+
+
+def test_threads_none_is_a_type_error():
+    # None means "follow OpenMP" for the process-wide setting; a block needs a number.
+    with pytest.raises(TypeError, match="integer"):
+        lrelu.threads(None)
 
 
 def test_threads_context_restores_the_previous_setting():
@@ -54,7 +130,7 @@ def test_threads_context_restores_the_previous_setting():
 @needs_openmp
 def test_threads_one_runs_serially_and_large_arrays_run_parallel():
     x = sample((BIG,), np.float64)
-    with lrelu.threads(2):
+    with lrelu.threads(2), always_parallel():
         start = _threads._parallel_region_count()
         lrelu.leaky_relu(x)
         assert _threads._parallel_region_count() == start + 1
@@ -67,10 +143,56 @@ def test_threads_one_runs_serially_and_large_arrays_run_parallel():
 @needs_openmp
 def test_small_arrays_and_buffered_chunks_stay_serial():
     start = _threads._parallel_region_count()
-    lrelu.leaky_relu(sample((1000,), np.float64))
-    # casting makes NumPy call the loop on 8192-element buffers: each call is small
-    lrelu.leaky_relu(sample((BIG,), np.float64), dtype=np.float32, casting="unsafe")
+    with always_parallel():
+        lrelu.leaky_relu(sample((1000,), np.float64))
+        # casting makes NumPy call the loop on 8192-element buffers: each call is small
+        lrelu.leaky_relu(sample((BIG,), np.float64), dtype=np.float32, casting="unsafe")
     assert _threads._parallel_region_count() == start
+
+
+CONVERTED = [  # (x dtype, alpha): NumPy hands these to a loop that converts x to float64
+    pytest.param(np.int32, 0.1, id="int32 x"),
+    pytest.param(np.uint8, 0.1, id="uint8 x"),
+    pytest.param(np.bool_, 0.1, id="bool x"),
+    pytest.param(np.float32, "float64 array", id="float32 x, float64 alpha array"),
+    pytest.param(np.float32, "float64 scalar", id="float32 x, np.float64 alpha"),
+]
+
+
+def _alpha_for(kind, n):
+    if kind == "float64 array":
+        return np.linspace(-0.5, 2.0, n)
+    if kind == "float64 scalar":
+        return np.float64(0.3)
+    return kind
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype, alpha", CONVERTED)
+@pytest.mark.parametrize("function, listing", [
+    (lrelu.leaky_relu, reference.lrelu), (lrelu.leaky_relu_derivative, reference.der_lrelu_typed)])
+def test_converting_loops_run_one_parallel_region_per_call(dtype, alpha, function, listing):
+    # Planned once per call: a whole int32 -> float64 call is one parallel region, where
+    # before NumPy's 1,024- or 8,192-element pieces were each too small to start one.
+    x = sample((BIG,), dtype)
+    alpha = _alpha_for(alpha, BIG)
+    with lrelu.threads(2), always_parallel():
+        start = _threads._parallel_region_count()
+        result = function(x, alpha)
+        assert _threads._parallel_region_count() == start + 1
+    assert result.dtype == np.float64
+    assert_same(result, listing(x, alpha))
+
+
+@needs_openmp
+def test_mixed_precision_backward_runs_one_parallel_region():
+    grad, x = sample((BIG,), np.float32), sample((BIG,), np.float32, seed=1)
+    alpha = np.linspace(-0.5, 2.0, BIG)
+    with lrelu.threads(2), always_parallel():
+        start = _threads._parallel_region_count()
+        result = lrelu.leaky_relu_backward(grad, x, alpha)
+        assert _threads._parallel_region_count() == start + 1
+    assert_same(result, reference.backward(grad, x, alpha))
 
 
 @needs_openmp
@@ -93,7 +215,7 @@ def test_threadpoolctl_lists_and_limits_lrelu():
     apis = {info["user_api"] for info in threadpoolctl.threadpool_info()}
     assert "openmp" in apis
     x = sample((BIG,), np.float64)
-    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"), always_parallel():
         assert lrelu.get_num_threads() == 1
         start = _threads._parallel_region_count()
         y = lrelu.leaky_relu(x)
@@ -130,6 +252,7 @@ def test_forked_child_after_parallel_use_does_not_hang():
         import numpy as np, lrelu
         from lrelu import _threads, reference
         x = np.random.default_rng(0).standard_normal({BIG})
+        _threads._set_adaptive(False)
         lrelu.leaky_relu(x)
         assert _threads._parallel_region_count() >= 1
         pid = os.fork()
@@ -156,6 +279,7 @@ def test_multiprocessing_fork_pool_after_parallel_use():
             x = np.random.default_rng(seed).standard_normal({BIG})
             return bool(np.array_equal(lrelu.leaky_relu(x), reference.lrelu(x)))
         if __name__ == "__main__":
+            lrelu._threads._set_adaptive(False)
             lrelu.leaky_relu(np.ones({BIG}))
             with mp.get_context("fork").Pool(2) as pool:
                 print(all(pool.map(child, range(4))))
@@ -187,3 +311,165 @@ def test_simd_baseline_gives_the_same_results():
         print("ok")
         """, env={"LRELU_SIMD": "baseline"})
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+@needs_openmp
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_thread_settings_in_a_forked_child_warn_instead_of_being_ignored():
+    out = _run("""
+        import os, sys, warnings
+        import lrelu
+        pid = os.fork()
+        if pid == 0:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                lrelu.set_num_threads(2)
+                with lrelu.threads(2):
+                    pass
+                lrelu.set_num_threads(1)        # one thread is what the child does anyway
+            messages = [str(w.message) for w in caught if w.category is RuntimeWarning]
+            ok = len(messages) == 2 and all("fork" in m for m in messages)
+            os._exit(0 if ok and lrelu.get_num_threads() == 1 else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+# ---- the CPUs a process may use: affinity and cgroup quota (lrelu/_cpus.py) ---------------
+
+def _fake_cgroup_tree(tmp_path, version, quota, nested_quota=None, member="/job/step"):
+    """A fake /proc/self and /sys/fs/cgroup under tmp_path, as a container would show them."""
+    proc = tmp_path / "proc" / "self"
+    proc.mkdir(parents=True)
+    if version == 2:
+        (proc / "cgroup").write_text(f"0::{member}\n")
+        (proc / "mountinfo").write_text(
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n")
+        top = tmp_path / "sys/fs/cgroup"
+        files = lambda q: {"cpu.max": "max 100000\n" if q is None else f"{int(q * 100000)} 100000\n"}
+    else:
+        (proc / "cgroup").write_text(f"5:memory:/\n4:cpu,cpuacct:{member}\n")
+        (proc / "mountinfo").write_text(
+            "40 31 0:36 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+            "41 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+        top = tmp_path / "sys/fs/cgroup/cpu,cpuacct"
+        files = lambda q: {"cpu.cfs_quota_us": "-1\n" if q is None else f"{int(q * 100000)}\n",
+                           "cpu.cfs_period_us": "100000\n"}
+    parent, child = top / member.strip("/").split("/")[0], top / member.strip("/")
+    for directory, q in ((top, None), (parent, quota), (child, nested_quota)):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in files(q).items():
+            (directory / name).write_text(text)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("quota, nested, expected", [
+    (None, None, None),         # no quota anywhere
+    (1.0, None, 1),             # a quota on the parent group limits the process below it
+    (1.5, None, 2),             # part of a CPU rounds up
+    (4.0, 0.5, 1),              # the smallest quota on the way up wins
+    (0.25, 3.0, 1),
+])
+def test_cgroup_quota_is_read_from_the_process_group_and_its_parents(tmp_path, version, quota,
+                                                                     nested, expected):
+    root = _fake_cgroup_tree(tmp_path, version, quota, nested)
+    assert lrelu._cpus.cgroup_cpu_limit(root) == expected
+
+
+def test_no_cgroup_files_means_no_limit(tmp_path):
+    assert lrelu._cpus.cgroup_cpu_limit(str(tmp_path)) is None
+
+
+def test_available_cpus_is_the_affinity_capped_by_the_quota(tmp_path, monkeypatch):
+    root = _fake_cgroup_tree(tmp_path, 2, 1.0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert lrelu._cpus.available_cpus(root) == 1
+    assert lrelu._cpus.available_cpus(str(tmp_path / "nothing")) == 4
+
+
+CPU_CGROUP = "/sys/fs/cgroup/cpu"
+
+
+def _writable_cpu_cgroup():
+    return (os.geteuid() == 0 and os.path.isfile(os.path.join(CPU_CGROUP, "cpu.cfs_quota_us"))
+            and os.access(CPU_CGROUP, os.W_OK))
+
+
+@needs_openmp
+@pytest.mark.skipif(not hasattr(os, "geteuid") or not _writable_cpu_cgroup(),
+                    reason="needs root and a writable cgroup v1 cpu controller")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs to see a cap")
+def test_a_process_in_a_one_cpu_cgroup_uses_one_thread_unless_omp_num_threads_says_more(tmp_path):
+    group = os.path.join(CPU_CGROUP, f"lrelu-test-{os.getpid()}")
+    os.mkdir(group)
+    try:
+        with open(os.path.join(group, "cpu.cfs_period_us"), "w") as f:
+            f.write("100000")
+        with open(os.path.join(group, "cpu.cfs_quota_us"), "w") as f:
+            f.write("100000")       # one CPU's worth of time
+        # The child moves itself into the group before lrelu is imported.
+        code = f"""
+            import os, sys
+            with open({os.path.join(group, "cgroup.procs")!r}, "w") as f:
+                f.write(str(os.getpid()))
+            import lrelu
+            print(lrelu.get_num_threads(), lrelu._cpus.available_cpus())
+            """
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        capped = run_python(code, env=env, timeout=60)
+        assert capped.returncode == 0, capped.stderr
+        assert capped.stdout.split() == ["1", "1"]
+        chosen = run_python(code, env=dict(env, OMP_NUM_THREADS="2"), timeout=60)
+        assert chosen.returncode == 0, chosen.stderr
+        assert chosen.stdout.split() == ["2", "1"]
+    finally:
+        os.rmdir(group)     # the children have exited, so the group is empty
+
+
+# ---- the planner: one thread or a team, from what it measured -----------------------------
+
+@needs_openmp
+def test_the_planner_times_both_modes_and_stays_within_its_budget():
+    _threads._reset_learning()
+    x = sample((BIG,), np.float64)
+    nbytes = x.nbytes
+    with lrelu.threads(2):
+        for _ in range(200):
+            lrelu.leaky_relu(x, 0.1, out=np.empty_like(x))
+    learned = _threads._learning(nbytes)
+    assert learned["calls"] == 200
+    assert learned["serial"] > 0 and learned["parallel"] > 0     # both were measured
+    # Trying the slower mode is paid from a budget of 5 % of the time in the faster one; it
+    # can never be most of the calls.
+    assert 1 <= learned["explorations"] < 100
+
+
+@needs_openmp
+def test_one_thread_requested_is_never_timed_or_parallel():
+    _threads._reset_learning()
+    x = sample((BIG,), np.float64)
+    start = _threads._parallel_region_count()
+    with lrelu.threads(1):
+        lrelu.leaky_relu(x)
+    assert _threads._parallel_region_count() == start
+    assert _threads._learning(x.nbytes)["calls"] == 0
+
+
+@needs_openmp
+def test_right_answers_while_another_process_keeps_the_cpus_busy():
+    # Results must not depend on which mode the planner picks as load comes and goes.
+    busy = [__import__("subprocess").Popen(
+        [__import__("sys").executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        for seed in range(20):
+            x = sample((BIG + seed,), np.float32, seed=seed)
+            assert_same(lrelu.leaky_relu(x, 0.2), reference.lrelu(x, 0.2))
+            y = x.copy()
+            lrelu.leaky_relu_derivative_(y, 0.2)
+            assert_same(y, reference.der_lrelu_typed(x, 0.2))
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()

@@ -1,0 +1,34 @@
+/* lrelu's contiguous loops (src/simd.c), private to the _kernels extension.
+ *
+ * Every operation is out = g * slope(x), slope(x) = 1 if x >= 0 else alpha:
+ *   forward     g = x        x*1 == x bit for bit (-0.0, NaN, inf), so this is the listing's
+ *                            np.where(x >= 0, x, alpha*x)
+ *   derivative  g = 1        (g_scalar: g points at one value used for every element)
+ *   backward    g = grad
+ * so one loop serves all three. */
+#ifndef LRELU_SRC_SIMD_H
+#define LRELU_SRC_SIMD_H
+
+#include <stddef.h>
+
+/* flags for the loops */
+#define LRELU_AT_ZERO_ALPHA 1   /* slope(x) = 1 only if x > 0: 0 and -0.0 get alpha (PyTorch's
+                                   backward); the forward ignores it */
+
+/* The scalar formula, for the strided loop in _kernels.pyx. */
+#define LRELU_APPLY(g, x, alpha) ((g) * ((x) >= 0 ? 1 : (alpha)))
+#define LRELU_APPLY_GT(g, x, alpha) ((g) * ((x) > 0 ? 1 : (alpha)))
+
+void lrelu_contig_float(ptrdiff_t n, const float *g, int g_scalar, const float *x, float alpha,
+                        float *out, int flags);
+void lrelu_contig_double(ptrdiff_t n, const double *g, int g_scalar, const double *x,
+                         double alpha, double *out, int flags);
+
+/* Chooses the loops for this CPU; call once before any loop runs. LRELU_SIMD=<level> forces
+ * a level (one that this CPU can run). Returns the level chosen. */
+const char *lrelu_simd_init(void);
+/* The compiler's baseline ISA, and the comma-separated levels compiled for run-time dispatch. */
+const char *lrelu_simd_baseline(void);
+const char *lrelu_simd_dispatchable(void);
+
+#endif

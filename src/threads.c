@@ -1,0 +1,350 @@
+/* lrelu's thread layer, C side: OpenMP queries that compile without OpenMP, the fork
+ * handler, the one-team guard, per-thread and process-wide thread counts, and the planner
+ * that decides, once per call, whether a call runs on one thread or on a team.
+ *
+ * Why a planner and not a fixed rule: whether a team pays depends on more than the size.
+ * On a quiet machine two threads beat one from a few hundred KiB up. On a busy one (another
+ * process keeping a core busy, another OpenMP program spinning, a CI runner) a team member
+ * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
+ * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
+ * So each call is timed, per size class, in the mode it ran in, and the next call takes the
+ * mode that has been cheaper per byte. The mode that looks worse is tried again now and then,
+ * from a time budget (EXPLORE_BUDGET of the time spent in the better mode), so that trying
+ * costs a bounded share whatever the gap, and a change of load is noticed: often when the
+ * two are close, rarely when one is far worse. The estimates are moving averages of seconds
+ * per byte, so an occasional very late helper thread counts in proportion to how often it
+ * happens, which is what a caller pays on average.
+ *
+ * This is the scheme of an adaptive bandit, chosen over the alternatives after measuring
+ * them (BENCHMARKS.md, "Under load"): OMP_WAIT_POLICY=passive cannot be set for a runtime
+ * that another library may already have loaded and slows every team start; a fixed
+ * threshold cannot see load; and a caller that takes work dynamically still waits for every
+ * helper at the barrier that ends an OpenMP region. */
+#include "threads.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(_WIN32)
+#include <intrin.h>
+#else
+#include <pthread.h>
+#endif
+
+#if defined(_MSC_VER)
+#define LRELU_TLS __declspec(thread)
+#else
+#define LRELU_TLS __thread
+#endif
+
+/* ---- atomics: relaxed loads and stores are all the statistics need; the team guard
+ * acquires and releases ------------------------------------------------------------------ */
+
+#if defined(_MSC_VER)
+static int load_int(volatile long *p) { return (int)*p; }
+static void store_int(volatile long *p, int v) { _InterlockedExchange(p, v); }
+static unsigned long next_count(volatile long *p) { return (unsigned long)_InterlockedIncrement(p); }
+static int try_lock(volatile long *p) { return _InterlockedCompareExchange(p, 1, 0) == 0; }
+static void unlock(volatile long *p) { _InterlockedExchange(p, 0); }
+static double load_double(volatile double *p) { return *p; }   /* aligned 8 bytes: atomic on x64 */
+static void store_double(volatile double *p, double v) { *p = v; }
+#else
+static int load_int(volatile long *p) { return (int)__atomic_load_n(p, __ATOMIC_RELAXED); }
+static void store_int(volatile long *p, int v) { __atomic_store_n(p, (long)v, __ATOMIC_RELAXED); }
+static unsigned long next_count(volatile long *p)
+{
+    return (unsigned long)__atomic_add_fetch(p, 1, __ATOMIC_RELAXED);
+}
+static int try_lock(volatile long *p)
+{
+    long expected = 0;
+    return __atomic_compare_exchange_n(p, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static void unlock(volatile long *p) { __atomic_store_n(p, 0, __ATOMIC_RELEASE); }
+static double load_double(volatile double *p)
+{
+    uint64_t bits = __atomic_load_n((volatile uint64_t *)p, __ATOMIC_RELAXED);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+static void store_double(volatile double *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    __atomic_store_n((volatile uint64_t *)p, bits, __ATOMIC_RELAXED);
+}
+#endif
+
+/* ---- OpenMP, fork ------------------------------------------------------------------- */
+
+int lrelu_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* yyyymm of the OpenMP spec the compiler implements; 0 when built without OpenMP. */
+int lrelu_openmp_version(void)
+{
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+static double now(void)
+{
+#ifdef _OPENMP
+    return omp_get_wtime();     /* a monotonic clock; without OpenMP nothing is timed */
+#else
+    return 0.0;
+#endif
+}
+
+/* GNU libgomp hangs in a child forked after the parent used its thread pool: the child
+ * inherits a pool whose threads did not survive the fork, and the next parallel region waits
+ * for them forever. PyTorch DataLoader workers and multiprocessing's "fork" start method do
+ * exactly this. The child handler makes every later call in the child serial. */
+static volatile long forked_child = 0;
+static volatile long team_busy = 0;
+
+static void atfork_child(void)
+{
+    forked_child = 1;
+    team_busy = 0;          /* a team running in the parent's other threads is not ours */
+}
+
+int lrelu_install_atfork(void)
+{
+#if defined(_WIN32)
+    return 0;               /* no fork on Windows */
+#else
+    return pthread_atfork(NULL, NULL, atfork_child);
+#endif
+}
+
+int lrelu_forked_child(void) { return load_int(&forked_child); }
+
+/* ---- how many threads ------------------------------------------------------------------ */
+
+static LRELU_TLS int thread_request = 0;    /* lrelu.threads(n) in this OS thread; 0: unset */
+static volatile long process_request = 0;   /* lrelu.set_num_threads(n); 0: follow OpenMP */
+static int cpu_limit = 0;                   /* affinity and cgroup quota; 0: unknown */
+static int omp_env_set = 0;                 /* OMP_NUM_THREADS was set: it wins over cpu_limit */
+static int omp_default = 0;                 /* omp_get_max_threads() when nothing had set it */
+
+int lrelu_thread_request(void) { return thread_request; }
+void lrelu_set_thread_request(int n) { thread_request = n; }
+int lrelu_process_request(void) { return load_int(&process_request); }
+void lrelu_set_process_request(int n) { store_int(&process_request, n); }
+
+void lrelu_set_cpu_limit(int n, int omp_num_threads_set)
+{
+    cpu_limit = n;
+    omp_env_set = omp_num_threads_set;
+#ifdef _OPENMP
+    omp_default = omp_get_max_threads();
+#endif
+}
+
+int lrelu_threads_now(void)
+{
+    int n;
+    if (!lrelu_openmp_enabled() || lrelu_forked_child()) {
+        return 1;
+    }
+    if (thread_request > 0) {
+        return thread_request;
+    }
+    n = lrelu_process_request();
+    if (n > 0) {
+        return n;
+    }
+#ifdef _OPENMP
+    /* OpenMP's count honours OMP_NUM_THREADS, the affinity mask (libgomp) and threadpoolctl
+     * (omp_set_num_threads in this thread). Its default ignores a container's CPU quota, so
+     * that default, and only it, is capped by what the cgroup allows. */
+    n = omp_get_max_threads();
+    if (!omp_env_set && cpu_limit > 0 && n == omp_default && n > cpu_limit) {
+        n = cpu_limit;
+    }
+    return n;
+#else
+    return 1;
+#endif
+}
+
+/* ---- the planner ------------------------------------------------------------------------ */
+
+#define N_BUCKETS 48            /* size classes: floor(log2(bytes)) */
+#define EXPLORE_BUDGET 0.05     /* share of time that trying the other mode may cost */
+#define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode that looks better */
+#define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
+#define CREDIT_CAP 4.0          /* credit is capped at this many tries' worth: no bursts */
+#define SAMPLE_CAP 4.0          /* a sample counts as at most this many times the other mode */
+
+struct bucket {
+    volatile double cost[2];    /* seconds per byte, serial [0] and parallel [1]; 0: unknown */
+    volatile double credit;     /* seconds that trying the other mode may still spend */
+    volatile long calls, explorations;
+};
+
+static struct bucket buckets[N_BUCKETS];
+static ptrdiff_t parallel_min_bytes = 256 * 1024;   /* bench/threshold.py measures it */
+static volatile long parallel_regions = 0;
+static volatile long adaptive = 1;
+
+ptrdiff_t lrelu_parallel_min_bytes(void) { return parallel_min_bytes; }
+void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes) { parallel_min_bytes = nbytes; }
+long lrelu_parallel_regions(void) { return load_int(&parallel_regions); }
+int lrelu_adaptive(void) { return load_int(&adaptive); }
+
+int lrelu_set_adaptive(int on)
+{
+    int old = load_int(&adaptive);
+    store_int(&adaptive, on);
+    return old;
+}
+
+int lrelu_bucket_of(ptrdiff_t nbytes)
+{
+    int b = 0;
+    while (nbytes > 1 && b < N_BUCKETS - 1) {
+        nbytes >>= 1;
+        b++;
+    }
+    return b;
+}
+
+void lrelu_bucket_state(int bucket, double *serial_cost, double *parallel_cost, double *credit,
+                        unsigned long *calls, unsigned long *explorations)
+{
+    struct bucket *s = &buckets[bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket];
+    *serial_cost = load_double(&s->cost[0]);
+    *parallel_cost = load_double(&s->cost[1]);
+    *credit = load_double(&s->credit);
+    *calls = (unsigned long)load_int(&s->calls);
+    *explorations = (unsigned long)load_int(&s->explorations);
+}
+
+void lrelu_reset_learning(void)
+{
+    memset((void *)buckets, 0, sizeof buckets);
+}
+
+/* The team: one at a time, process-wide. A call that finds it busy (another Python thread
+ * is in a parallel region) runs serially instead of starting a second team, so P Python
+ * threads keep at most P + T - 1 threads busy, not P * T. */
+static int take_team(void)
+{
+    if (!try_lock(&team_busy)) {
+        return 0;
+    }
+    store_int(&parallel_regions, load_int(&parallel_regions) + 1);    /* under the team */
+    return 1;
+}
+
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
+{
+    lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes};
+    struct bucket *s;
+    double serial, parallel, worse, better;
+    int threads, mode, other;
+
+    if (nbytes < parallel_min_bytes) {
+        return plan;
+    }
+    threads = lrelu_threads_now();
+    if (threads <= 1) {
+        return plan;
+    }
+    if (!lrelu_adaptive()) {
+        if (take_team()) {
+            plan.threads = threads;
+        }
+        return plan;
+    }
+    plan.bucket = lrelu_bucket_of(nbytes);
+    s = &buckets[plan.bucket];
+    next_count(&s->calls);
+    serial = load_double(&s->cost[0]);
+    parallel = load_double(&s->cost[1]);
+    if (parallel == 0.0) {
+        mode = 1;                           /* first call of this size: try a team */
+    } else if (serial == 0.0) {
+        mode = 0;                           /* second: try one thread */
+        plan.explore = 1;
+    } else {
+        mode = parallel <= serial;
+        other = !mode;
+        worse = mode ? serial : parallel;
+        better = mode ? parallel : serial;
+        if (load_double(&s->credit) >= (worse - better) * (double)nbytes) {
+            mode = other;
+            plan.explore = 1;
+        }
+    }
+    if (mode == 1 && !take_team()) {
+        plan.bucket = -1;                   /* another Python thread has the team: not timed */
+        return plan;
+    }
+    if (plan.explore) {
+        next_count(&s->explorations);
+    }
+    plan.threads = mode ? threads : 1;
+    plan.parallel = mode;
+    plan.start = now();
+    return plan;
+}
+
+void lrelu_plan_end(const lrelu_plan *plan)
+{
+    struct bucket *s;
+    double elapsed, cost, old, other, updated, credit, excess;
+
+    if (plan->threads > 1) {
+        unlock(&team_busy);
+    }
+    if (plan->bucket < 0) {
+        return;
+    }
+    elapsed = now() - plan->start;
+    s = &buckets[plan->bucket];
+    cost = elapsed / plan->nbytes;
+    old = load_double(&s->cost[plan->parallel]);
+    other = load_double(&s->cost[!plan->parallel]);
+    /* A call that took many times what the other mode takes (the first team start creates
+     * threads; a helper the OS did not schedule for a whole time slice) counts as SAMPLE_CAP
+     * times that: it still says "slower", but it cannot push the estimate so far that the
+     * budget takes thousands of calls to try the mode again. */
+    if (other > 0.0 && cost > SAMPLE_CAP * other) {
+        cost = SAMPLE_CAP * other;
+    }
+    updated = old == 0.0 ? cost
+                         : old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
+    store_double(&s->cost[plan->parallel], updated);
+    if (other > SAMPLE_CAP * updated) {     /* the same bound the other way round */
+        store_double(&s->cost[!plan->parallel], SAMPLE_CAP * updated);
+    }
+    credit = load_double(&s->credit);
+    if (plan->explore) {
+        /* pay what the try really cost beyond what the better mode would have taken */
+        credit -= other > 0.0 ? elapsed - other * plan->nbytes : 0.0;
+    } else {
+        credit += EXPLORE_BUDGET * elapsed;
+        excess = other > updated ? (other - updated) * plan->nbytes : 0.0;
+        if (credit > CREDIT_CAP * excess) {
+            credit = CREDIT_CAP * excess;
+        }
+    }
+    store_double(&s->credit, credit);
+}

@@ -1,0 +1,49 @@
+/* lrelu's thread layer, C side (src/threads.c), private to the _threads extension.
+ * lrelu/_threads.pyx is the Python side and says how the decision is made. */
+#ifndef LRELU_SRC_THREADS_H
+#define LRELU_SRC_THREADS_H
+
+#include <stddef.h>
+
+int lrelu_openmp_enabled(void);
+int lrelu_openmp_version(void);
+int lrelu_install_atfork(void);
+int lrelu_forked_child(void);
+
+/* Thread counts: 0 means "not set". The per-thread request (lrelu.threads) wins over the
+ * process-wide one (set_num_threads), which wins over OpenMP's own setting. */
+int lrelu_thread_request(void);
+void lrelu_set_thread_request(int n);
+int lrelu_process_request(void);
+void lrelu_set_process_request(int n);
+/* The CPUs this process may use (affinity and cgroup quota), found at import; 0 = unknown. */
+void lrelu_set_cpu_limit(int n, int omp_num_threads_set);
+int lrelu_threads_now(void);
+
+/* One call's plan: how many threads, and what to time. */
+typedef struct {
+    int threads;        /* team size: 1 runs serially */
+    int bucket;         /* the size class timed, or -1 when this call is not timed */
+    int parallel;       /* the mode timed: 1 parallel, 0 serial */
+    int explore;        /* 1 when the mode is tried because it looked slower */
+    double start;
+    double nbytes;
+} lrelu_plan;
+
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes);
+void lrelu_plan_end(const lrelu_plan *plan);
+
+ptrdiff_t lrelu_parallel_min_bytes(void);
+void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes);
+long lrelu_parallel_regions(void);
+/* 0: adaptive (the default); 1: always parallel above the threshold, as before the adaptive
+ * layer existed (for bench/ comparisons and tests). Returns the old value. */
+int lrelu_set_adaptive(int on);
+int lrelu_adaptive(void);
+/* For tests and bench/: what a size class has learned. */
+void lrelu_bucket_state(int bucket, double *serial_cost, double *parallel_cost, double *credit,
+                        unsigned long *calls, unsigned long *explorations);
+int lrelu_bucket_of(ptrdiff_t nbytes);
+void lrelu_reset_learning(void);
+
+#endif
