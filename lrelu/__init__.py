@@ -19,6 +19,10 @@ except ImportError as _exc:  # pragma: no cover - depends on how lrelu was (not)
         "this): run from another directory, use the `lrelu` command, or `pip install -e .`."
     ) from _exc
 
+from . import _bfloat16
+
+_bfloat16.install()     # bfloat16 loops, now or when ml_dtypes is imported (_bfloat16.py)
+
 from ._api import (
     leaky_relu,
     leaky_relu_,

@@ -14,6 +14,7 @@ import reprlib
 
 import numpy as np
 
+from . import _bfloat16
 from .ufuncs import leaky_relu as _forward
 from .ufuncs import leaky_relu_backward as _backward
 from .ufuncs import leaky_relu_derivative as _derivative
@@ -147,7 +148,7 @@ def _checked_inplace_target(name, x):
     if x.dtype.kind in "biu":
         raise TypeError(f"{name} works in place on a floating-point array, got dtype {x.dtype}; "
                         f"use {name.rstrip('_')}(x) for a new float64 result")
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and not _bfloat16.has_loops(x.dtype):
         raise _not_real(name, "x", _kind_name(x), x.dtype.kind)
 
 
