@@ -1,0 +1,129 @@
+"""float16 and bfloat16: lrelu against PyTorch's float16 and bfloat16 tensors of the same values.
+
+Three operations, as issue 9's targets name them: in place (``lrelu.leaky_relu_`` against
+``torch.nn.functional.leaky_relu_``), out of place (``leaky_relu`` against
+``torch.nn.functional.leaky_relu``) and backward in place (``leaky_relu_backward(g, x, a,
+out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``).
+
+Timing alternates the two contenders round by round (A B, B A, ...); each round times a batch
+of calls sized to about ``--target-ms``, after as long again of untimed calls of the same
+contender for arrays under 32 MiB (so that each is timed from its own steady state, not from
+the caches the other left). A figure is the median over rounds; the ratio is the median of
+the per-round ratios torch time / lrelu time, so above 1 means lrelu is faster. Successive
+calls alternate alpha between 0.5 and 2.0, for both contenders, so repeated in-place calls
+bring every value back to where it was instead of driving it toward subnormals or inf.
+Each contender works on its own copy of the same values (standard normal, rounded to the
+dtype). torch runs with ``torch.set_num_threads(lrelu.get_num_threads())``.
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/half.py [--sizes 1e3,1e5,1e6,1e7,1e8]
+        [--dtypes float16,bfloat16] [--ops inplace,out,backward] [--json FILE]
+
+bfloat16 needs ml_dtypes; torch is required.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ALPHAS = (0.5, 2.0)
+SETTLE_BELOW_BYTES = 32 * 2**20
+
+
+def time_batch(call, calls, first):
+    start = time.perf_counter()
+    for i in range(first, first + calls):
+        call(ALPHAS[i & 1])
+    return (time.perf_counter() - start) / calls
+
+
+def measure(calls, rounds, target_seconds, settle):
+    """{name: [seconds per call, one per round]}, the contenders timed alternately."""
+    sizes, done = {}, dict.fromkeys(calls, 0)
+    for name, call in calls.items():
+        time_batch(call, 2, 0)                                  # first touch, allocation
+        per_call = time_batch(call, 2, 0)
+        sizes[name] = max(2, min(10_000, int(target_seconds / max(per_call, 1e-9)))) & ~1
+    samples = {name: [] for name in calls}
+    names = list(calls)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            if settle:
+                time_batch(calls[name], sizes[name], 0)
+            samples[name].append(time_batch(calls[name], sizes[name], done[name]))
+            done[name] += sizes[name]
+    return samples
+
+
+def contenders(op, dtype, n):
+    import lrelu
+    import torch
+
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((2, n), dtype=np.float32)
+    if dtype == "bfloat16":
+        import ml_dtypes
+        np_dtype, torch_dtype = np.dtype(ml_dtypes.bfloat16), torch.bfloat16
+    else:
+        np_dtype, torch_dtype = np.dtype(dtype), getattr(torch, dtype)
+    x, g = (v.astype(np_dtype) for v in values)
+    # torch gets the same bits, in its own memory
+    tx, tg = (torch.from_numpy(v.view(np.int16).copy()).view(torch_dtype) for v in (x, g))
+    grad_input = torch.ops.aten.leaky_relu_backward.grad_input
+    if op == "inplace":
+        return {"lrelu": lambda a: lrelu.leaky_relu_(x, a),
+                "torch": lambda a: torch.nn.functional.leaky_relu_(tx, a)}, x.nbytes
+    if op == "out":
+        return {"lrelu": lambda a: lrelu.leaky_relu(x, a),
+                "torch": lambda a: torch.nn.functional.leaky_relu(tx, a)}, x.nbytes
+    return {"lrelu": lambda a: lrelu.leaky_relu_backward(g, x, a, out=g),
+            "torch": lambda a: grad_input(tg, tx, a, False, grad_input=tg)}, x.nbytes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1e3,1e5,1e6,1e7,1e8")
+    parser.add_argument("--dtypes", default="float16,bfloat16")
+    parser.add_argument("--ops", default="inplace,out,backward")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--target-ms", type=float, default=2.0)
+    parser.add_argument("--json", help="append the figures to this file, one JSON line per case")
+    args = parser.parse_args()
+
+    import lrelu
+    import torch
+
+    threads = lrelu.get_num_threads()
+    torch.set_num_threads(threads)
+    simd = lrelu._kernels._simd_info()["selected"]
+    print(f"# {platform.processor() or platform.machine()}, lrelu threads {threads}, torch threads "
+          f"{torch.get_num_threads()}, SIMD {simd}, NumPy {np.__version__}, torch "
+          f"{torch.__version__}, Python {sys.version.split()[0]}; {args.rounds} rounds")
+    print("| op | dtype | n | lrelu µs | torch µs | torch/lrelu |")
+    print("|---|---|---|---|---|---|")
+    for op in args.ops.split(","):
+        for dtype in args.dtypes.split(","):
+            for size in args.sizes.split(","):
+                n = int(float(size))
+                calls, nbytes = contenders(op, dtype, n)
+                samples = measure(calls, args.rounds, args.target_ms / 1e3,
+                                  settle=nbytes < SETTLE_BELOW_BYTES)
+                lr, tr = (statistics.median(samples[k]) for k in ("lrelu", "torch"))
+                ratio = statistics.median(t / l for t, l in zip(samples["torch"], samples["lrelu"]))
+                print(f"| {op} | {dtype} | {size} | {lr * 1e6:,.1f} | {tr * 1e6:,.1f} | "
+                      f"{ratio:.2f} |", flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps({"op": op, "dtype": dtype, "n": n, "simd": simd,
+                                            "threads": threads, "lrelu_s": samples["lrelu"],
+                                            "torch_s": samples["torch"], "ratio": ratio}) + "\n")
+                del calls
+
+
+if __name__ == "__main__":
+    main()
