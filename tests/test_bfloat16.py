@@ -75,28 +75,25 @@ def test_rounding_reference_agrees_with_ml_dtypes():
     assert_same(f32(round_to_bfloat16(values).view(BF16)), f32(by_ml_dtypes))
 
 
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_forward_matches_rule_on_every_bfloat16(alpha):
-    assert_same_bfloat16(quietly(lrelu.leaky_relu, X, alpha), forward_rule(X, alpha))
+# operation: (out of place, in place, the rule); the derivative is 1 or alpha rounded
+UNARY = {"forward": (lrelu.leaky_relu, lrelu.leaky_relu_, forward_rule),
+         "derivative": (lrelu.leaky_relu_derivative, lrelu.leaky_relu_derivative_, derivative_rule)}
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
-def test_forward_in_place_matches_rule_on_every_bfloat16(alpha):
+@pytest.mark.parametrize("op", UNARY)
+def test_matches_rule_on_every_bfloat16(op, alpha):
+    function, _, expected = UNARY[op]
+    assert_same_bfloat16(quietly(function, X, alpha), expected(X, alpha))
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("op", UNARY)
+def test_in_place_matches_rule_on_every_bfloat16(op, alpha):
+    _, in_place, expected = UNARY[op]
     x = X.copy()
-    assert quietly(lrelu.leaky_relu_, x, alpha) is x
-    assert_same_bfloat16(x, forward_rule(X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_derivative_is_one_or_alpha_rounded_to_bfloat16(alpha):
-    assert_same_bfloat16(quietly(lrelu.leaky_relu_derivative, X, alpha), derivative_rule(X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_derivative_in_place_matches_rule(alpha):
-    x = X.copy()
-    quietly(lrelu.leaky_relu_derivative_, x, alpha)
-    assert_same_bfloat16(x, derivative_rule(X, alpha))
+    assert quietly(in_place, x, alpha) is x
+    assert_same_bfloat16(x, expected(X, alpha))
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)

@@ -33,28 +33,26 @@ def quietly(function, *args, **kwargs):
         return function(*args, **kwargs)
 
 
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_forward_matches_listing_on_every_float16(alpha):
-    assert_same(quietly(lrelu.leaky_relu, X, alpha), listing(reference.lrelu, X, alpha))
+# operation: (out of place, in place, the listing)
+UNARY = {"forward": (lrelu.leaky_relu, lrelu.leaky_relu_, reference.lrelu),
+         "derivative": (lrelu.leaky_relu_derivative, lrelu.leaky_relu_derivative_,
+                        reference.der_lrelu_typed)}
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
-def test_forward_in_place_matches_listing_on_every_float16(alpha):
+@pytest.mark.parametrize("op", UNARY)
+def test_matches_listing_on_every_float16(op, alpha):
+    function, _, expected = UNARY[op]
+    assert_same(quietly(function, X, alpha), listing(expected, X, alpha))
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("op", UNARY)
+def test_in_place_matches_listing_on_every_float16(op, alpha):
+    _, in_place, expected = UNARY[op]
     x = X.copy()
-    assert quietly(lrelu.leaky_relu_, x, alpha) is x
-    assert_same(x, listing(reference.lrelu, X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_derivative_matches_listing_on_every_float16(alpha):
-    assert_same(lrelu.leaky_relu_derivative(X, alpha), listing(reference.der_lrelu_typed, X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_derivative_in_place_matches_listing_on_every_float16(alpha):
-    x = X.copy()
-    lrelu.leaky_relu_derivative_(x, alpha)
-    assert_same(x, listing(reference.der_lrelu_typed, X, alpha))
+    assert quietly(in_place, x, alpha) is x
+    assert_same(x, listing(expected, X, alpha))
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
