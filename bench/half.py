@@ -17,6 +17,7 @@ dtype). torch runs with ``torch.set_num_threads(lrelu.get_num_threads())``.
 
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/half.py [--sizes 1e3,1e5,1e6,1e7,1e8]
         [--dtypes float16,bfloat16] [--ops inplace,out,backward] [--json FILE]
+        [--parallel-threshold BYTES]
 
 bfloat16 needs ml_dtypes; torch is required.
 """
@@ -60,8 +61,8 @@ def measure(calls, rounds, target_seconds, settle):
 
 
 def contenders(op, dtype, n):
-    import lrelu
     import torch
+    import lrelu
 
     rng = np.random.default_rng(0)
     values = rng.standard_normal((2, n), dtype=np.float32)
@@ -93,17 +94,26 @@ def main():
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--target-ms", type=float, default=2.0)
     parser.add_argument("--json", help="append the figures to this file, one JSON line per case")
+    parser.add_argument("--parallel-threshold", type=int,
+                        help="bytes from which lrelu may use a team (default: lrelu's own); to "
+                             "see what a team would give below the threshold")
     args = parser.parse_args()
 
-    import lrelu
+    # torch first: its libgomp.so.1 is then the one both use (same soname, loaded once).
+    # With lrelu first, the system's libgomp served torch too and torch's calls ran slower
+    # in a quick check here; first is the order that is fair to torch.
     import torch
+    import lrelu
 
+    if args.parallel_threshold is not None:
+        lrelu._threads._set_parallel_threshold(args.parallel_threshold)
     threads = lrelu.get_num_threads()
     torch.set_num_threads(threads)
     simd = lrelu._kernels._simd_info()["selected"]
     print(f"# {platform.processor() or platform.machine()}, lrelu threads {threads}, torch threads "
           f"{torch.get_num_threads()}, SIMD {simd}, NumPy {np.__version__}, torch "
-          f"{torch.__version__}, Python {sys.version.split()[0]}; {args.rounds} rounds")
+          f"{torch.__version__}, Python {sys.version.split()[0]}; {args.rounds} rounds; parallel "
+          f"threshold {lrelu._threads._openmp_info()['parallel_threshold_bytes']} bytes")
     print("| op | dtype | n | lrelu µs | torch µs | torch/lrelu |")
     print("|---|---|---|---|---|---|")
     for op in args.ops.split(","):
