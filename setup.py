@@ -5,8 +5,8 @@ with the compiler's flags (-fopenmp; /openmp on MSVC; -Xpreprocessor -fopenmp -l
 clang with Homebrew's libomp); if that fails the build goes on serially, with a warning.
 """
 
+import json
 import os
-import pprint
 import shlex
 import shutil
 import sys
@@ -92,8 +92,6 @@ class BuildExt(build_ext):
             ext.extra_compile_args = base + cflags + ext.extra_compile_args
             ext.extra_link_args = lflags + ext.extra_link_args
 
-        super().build_extensions()
-
         info = {
             "compiler": compiler_type + (" " + os.path.basename(self.compiler.compiler[0])
                                          if getattr(self.compiler, "compiler", None) else ""),
@@ -104,17 +102,8 @@ class BuildExt(build_ext):
             "cython": __import__("Cython").__version__,
             "platform": sysconfig.get_platform(),
         }
-        # A Python literal, not JSON: a serial build's openmp_flags is None, and JSON's null
-        # made _build_info.py raise NameError on import.
-        text = ("# Written by setup.py when lrelu was built.\nBUILD_INFO = "
-                + pprint.pformat(info, sort_dicts=False) + "\n")
-        targets = [os.path.join(self.build_lib, "lrelu", "_build_info.py")]
-        if self.inplace or getattr(self, "editable_mode", False):
-            targets.append(os.path.join("lrelu", "_build_info.py"))
-        for path in targets:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(text)
+        write_build_info(self, info)
+        super().build_extensions()
 
 
 extensions = [
@@ -130,6 +119,47 @@ extensions = [
     )
     for name, sources in MODULES.items()
 ]
+
+
+# ---- The tools' part of the build: build facts and the memory-ceiling loops (issue 10) -------
+# lrelu._build_info holds the facts show_config() prints, compiled in from a header that
+# BuildExt writes into build_temp. A _build_info.py written beside the build missed
+# `setup.py build_ext --inplace`, which builds elsewhere and copies back only extensions;
+# an extension reaches the package in every way of building. lrelu.cli._ceiling holds the
+# loops `lrelu bench` measures the memory ceiling with (lrelu/cli/ceiling.h).
+BUILD_INFO_DIR = "lrelu-build-info"
+
+
+def write_build_info(command, info):
+    """Write the header lrelu/_build_info.pyx includes, only when its text changes, and point
+    that extension at it. Every extension depends on it: build/ keeps object files between
+    builds, and without that, LRELU_OPENMP=0 after an OpenMP build relinked the old OpenMP
+    objects; an unchanged build still rebuilds nothing."""
+    directory = os.path.join(command.build_temp, BUILD_INFO_DIR)
+    header = os.path.join(directory, "lrelu_build_info.h")
+    literal = json.dumps(info).replace("\\", "\\\\").replace('"', '\\"')
+    text = f'/* Written by setup.py: this build\'s facts. */\nstatic const char LRELU_BUILD_INFO[] = "{literal}";\n'
+    os.makedirs(directory, exist_ok=True)
+    with open(header, "a+") as f:
+        f.seek(0)
+        if f.read() != text:
+            f.seek(0)
+            f.truncate()
+            f.write(text)
+    for ext in command.extensions:
+        ext.depends.append(header)
+        if ext.name == "lrelu._build_info":
+            ext.include_dirs.append(directory)
+
+
+extensions += [
+    Extension(name, [name.replace(".", "/") + ".pyx"], include_dirs=include_dirs, depends=list(depends))
+    for name, include_dirs, depends in [
+        ("lrelu._build_info", [], []),
+        ("lrelu.cli._ceiling", ["lrelu/cli"], ["lrelu/cli/ceiling.h"]),
+    ]
+]
+# ---- end of the tools' part ---------------------------------------------------------------
 
 setup(
     ext_modules=cythonize(

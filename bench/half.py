@@ -99,9 +99,8 @@ def main():
                              "see what a team would give below the threshold")
     args = parser.parse_args()
 
-    # torch first: its libgomp.so.1 is then the one both use (same soname, loaded once).
-    # With lrelu first, the system's libgomp served torch too and torch's calls ran slower
-    # in a quick check here; first is the order that is fair to torch.
+    # torch first, as bench/vs_torch.py does: both then run on torch's own libgomp.so.1 (the
+    # same soname, so it is loaded once), the runtime torch was built and tuned with.
     import torch
     import lrelu
 

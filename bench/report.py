@@ -2,20 +2,20 @@
 issue #3's targets checked against the figures just measured.
 
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py \
-        --membw ../shared/tools/membw --threshold-log bench/threshold.log -o BENCHMARKS.md
+        --membw ../shared/tools/membw --threshold-log bench/results/threshold.log -o BENCHMARKS.md
 
-Peers are whatever is installed (pip install 'lrelu[bench]' for all of them).
+Peers are whatever is installed (pip install 'lrelu[bench]' for all of them). Logs and the
+saved JSON live in bench/results/.
 """
 
 import argparse
 import json
-import statistics
 import sys
 
 import numpy as np
 
 import lrelu
-from lrelu import _bench, _config
+from lrelu.cli import bench, ceiling, timing
 
 
 def row(rows, op, dtype, n, contender):
@@ -31,9 +31,9 @@ def tables(result, ceilings, vectorized):
             if not sel:
                 continue
             names = list(dict.fromkeys(r["contender"] for r in sel))
-            column = _bench.CEILING_COLUMN[op]
+            column = ceiling.FOR_OPERATION[op]
             out += [f"### {op}, {dt}", "",
-                    f"GB/s counting {_bench.STREAMS[op]} arrays per call; ceiling: membw `{column}`; "
+                    f"GB/s counting {bench.STREAMS[op]} arrays per call; ceiling: membw `{column}`; "
                     "peers: GB/s (lrelu's speedup: peer time / lrelu time, median of alternating rounds)", "",
                     "| n | ceiling | vectorized ceiling | lrelu | % of ceiling | " + " | ".join(names[1:]) + " |",
                     "|---" * (len(names) + 4) + "|"]
@@ -41,7 +41,7 @@ def tables(result, ceilings, vectorized):
                 mine = row(rows, op, dt, n, "lrelu")
                 ceil = ceilings.get((dt, n), {}).get(column)
                 vec = vectorized.get((dt, n), {}).get(column)
-                cells = [_bench._fmt_n(n), f"{ceil:.1f}" if ceil else "", f"{vec:.1f}" if vec else "",
+                cells = [bench._fmt_n(n), f"{ceil:.1f}" if ceil else "", f"{vec:.1f}" if vec else "",
                          f"**{mine['gbps']:.1f}**",
                          f"{100 * mine['gbps'] / ceil:.0f} %" if ceil else ""]
                 for name in names[1:]:
@@ -64,21 +64,21 @@ def targets(result, ceilings, small):
         for n in (1_000, 100_000, 1_000_000, 10_000_000, 100_000_000):
             r = row(rows, "inplace", dt, n, "torch")
             if r:
-                check(f"in place vs torch `leaky_relu_`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
+                check(f"in place vs torch `leaky_relu_`, {dt}, n={bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
         for n in (1_000, 100_000, 1_000_000, 10_000_000, 100_000_000):
             r = row(rows, "out", dt, n, "torch")
             if r:
                 goal = 1.3 if n >= 10_000_000 else 1.0
-                check(f"out of place vs torch `leaky_relu`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", f"≥ {goal:.2f}×", r["ratio"] >= goal)
+                check(f"out of place vs torch `leaky_relu`, {dt}, n={bench._fmt_n(n)}", f"{r['ratio']:.2f}×", f"≥ {goal:.2f}×", r["ratio"] >= goal)
         for n in (1_000_000, 10_000_000, 100_000_000):
             r = row(rows, "backward", dt, n, "torch")
             if r:
-                check(f"backward in place vs torch `leaky_relu_backward`, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
+                check(f"backward in place vs torch `leaky_relu_backward`, {dt}, n={bench._fmt_n(n)}", f"{r['ratio']:.2f}×", "≥ 1.00×", r["ratio"] >= 1.0)
         for n, goal in ((1_000_000, 25), (10_000_000, 10), (100_000_000, 10)):
             for op in ("inplace", "out"):
                 r = row(rows, op, dt, n, "listing")
                 if r:
-                    check(f"{op} vs the document's np.where, {dt}, n={_bench._fmt_n(n)}", f"{r['ratio']:.1f}×", f"≥ {goal}×", r["ratio"] >= goal)
+                    check(f"{op} vs the document's np.where, {dt}, n={bench._fmt_n(n)}", f"{r['ratio']:.1f}×", f"≥ {goal}×", r["ratio"] >= goal)
         n = 100_000_000
         for op, column, goal in (("inplace", "inplace", 0.85), ("out", "out-fresh", 0.80)):
             r, ceil = row(rows, op, dt, n, "lrelu"), ceilings.get((dt, n), {}).get(column)
@@ -94,19 +94,20 @@ def targets(result, ceilings, small):
 def small_array_overhead(dtypes, rounds=41):
     """Median over alternating rounds of time(leaky_relu_(x)) / time(np.multiply(x, 1, out=x))
     at 1,000 elements: the per-call overhead of the wrapper plus the ufunc."""
-    import timeit
     ratios = {}
     for dt in dtypes:
         x = np.random.default_rng(0).standard_normal(1000).astype(dt)
-        ours = lambda: lrelu.leaky_relu_(x)
-        numpy = lambda: np.multiply(x, 1, out=x)
-        per = []
-        for r in range(rounds):
-            a = min(timeit.repeat(ours, number=2000, repeat=3))
-            b = min(timeit.repeat(numpy, number=2000, repeat=3))
-            per.append(a / b)
-        ratios[dt] = statistics.median(per)
+        # alpha alternates 0.01 / 100, so 82,000 calls in place never decay x into subnormals
+        times = timing.measure({"lrelu": lambda i: lrelu.leaky_relu_(x, timing.ALPHAS[i & 1]),
+                                "numpy": lambda i: np.multiply(x, 1, out=x)},
+                               rounds=rounds, batch=2000)
+        ratios[dt] = timing.ratio(times["lrelu"], times["numpy"])
     return ratios
+
+
+def tool_ceilings(tool, sizes, dtypes):
+    """{(dtype, n): {stream: GB/s}} from running a membw-like tool once per size and dtype."""
+    return {(dt, n): ceiling.run_tool(tool, n, dt) for dt in dtypes for n in sizes}
 
 
 def log_section(path, title, intro, fenced=False):
@@ -124,7 +125,7 @@ def main():
     parser.add_argument("--membw", help="path to ../shared/tools/membw (the ceiling columns)")
     parser.add_argument("--membw-vectorized", help="the same tool built with -fno-trapping-math "
                         "(bench/membw_vectorized.sh), whose loop vectorizes: a second ceiling column")
-    parser.add_argument("--sizes", default=",".join(str(n) for n in _bench.DEFAULT_SIZES))
+    parser.add_argument("--sizes", default=",".join(str(n) for n in bench.DEFAULT_SIZES))
     parser.add_argument("--dtype", default="float32,float64")
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
     parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
@@ -147,18 +148,18 @@ def main():
     else:
         progress = lambda i, total, label: print(f"[{i}/{total}] {label}", file=sys.stderr, flush=True)
         small = small_array_overhead(dtypes)
-        result = _bench.run(sizes, dtypes, _bench.OPERATIONS, progress=progress)
-        ceilings = _bench.membw_ceilings(args.membw, sizes, dtypes) if args.membw else {}
+        result = bench.run(sizes, dtypes, bench.OPERATIONS, progress=progress)
+        ceilings = tool_ceilings(args.membw, sizes, dtypes) if args.membw else {}
         vectorized = {}
     if args.membw_vectorized and not vectorized:
-        vectorized = _bench.membw_ceilings(args.membw_vectorized, sizes, dtypes)
+        vectorized = tool_ceilings(args.membw_vectorized, sizes, dtypes)
     if args.json:
         pack = lambda table: {f"{k[0]}:{k[1]}": v for k, v in table.items()}
         with open(args.json, "w") as f:
             json.dump({"result": result, "small": small, "ceilings": pack(ceilings),
                        "vectorized": pack(vectorized)}, f, indent=1)
 
-    cfg = _config.config()
+    cfg = lrelu.show_config(mode="dicts")
     lines = [
         "# Benchmarks", "",
         f"Measured {result['date']} on: {result['machine']}.",
@@ -176,14 +177,15 @@ def main():
         "the tool as given.", "",
         "Reproduce:", "", "```sh",
         "pip install '.[bench]'",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/threshold.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/results/threshold.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py --membw ../shared/tools/membw \\",
-        "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/threshold.log \\",
-        "    --simd-log bench/simd_levels.log --notes bench/notes.md --json bench/results.json",
-        "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/simd_levels.log",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/vs_torch.log",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/fresh_result.log",
-        "python bench/report.py --from-json bench/results.json ...   # re-render without measuring",
+        "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/results/threshold.log \\",
+        "    --simd-log bench/results/simd_levels.log --notes bench/notes.md --json bench/results/results.json",
+        "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/results/simd_levels.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/results/vs_torch.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
+        "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
+        "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",
     ]

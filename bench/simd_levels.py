@@ -2,11 +2,13 @@
 plus the AVX2 copy chosen at run time), the same build forced to its baseline
 (LRELU_SIMD=baseline), and a -march=native build if you give its Python.
 
-Each variant runs in its own process; rounds alternate between them (A B C A B C ...) and
-each figure is the median over rounds of the best of 5 batches. One thread (lrelu.threads(1)),
-in place, data in L1/L2: the loop's own speed.
+Each variant runs in its own process, this module again (`python -m simd_levels --child`);
+rounds alternate between them (A B C, C B A, ..., by lrelu.cli.timing) and each figure is the
+median over rounds of the best of 5 batches. One thread, in place, data in L1/L2: the loop's
+own speed.
 
-    python bench/simd_levels.py [--native-python /path/to/venv-built-with-march-native/bin/python]
+    python bench/simd_levels.py [--native-python /path/to/venv-built-with-march-native/bin/python] \
+        > bench/results/simd_levels.log
 """
 
 import argparse
@@ -17,52 +19,62 @@ import subprocess
 import sys
 import tempfile
 
-CHILD = r"""
-import json, sys, timeit
-import numpy as np, lrelu
-from lrelu import _kernels
-lrelu.set_num_threads(1)
-out = {"simd": _kernels._simd_info()["selected"], "times": {}}
-for dtype in ("float32", "float64"):
-    for n in (1000, 10000, 100000):
-        x = np.random.default_rng(0).standard_normal(n).astype(dtype)
-        alphas = [0.01, 100.0]
-        f = lambda: [lrelu.leaky_relu_(x, a) for a in alphas]
-        calls = max(1, int(2e-3 / (min(timeit.repeat(f, number=1, repeat=3)) + 1e-9)))
-        best = min(timeit.repeat(f, number=calls, repeat=5)) / calls / 2
-        out["times"][f"{dtype}:{n}"] = best
-print(json.dumps(out))
-"""
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def child():
+    """{"simd": the loop in use, "times": {"DTYPE:N": best seconds per call}} of this process."""
+    import numpy as np
+
+    import lrelu
+    from lrelu.cli import timing
+
+    lrelu.set_num_threads(1)
+    out = {"simd": lrelu.show_config(mode="dicts")["simd_selected"], "times": {}}
+    for dtype in ("float32", "float64"):
+        for n in (1000, 10000, 100000):
+            x = np.random.default_rng(0).standard_normal(n).astype(dtype)
+            times = timing.measure({"lrelu": lambda i: lrelu.leaky_relu_(x, timing.ALPHAS[i & 1])}, rounds=5,
+                                   target_seconds=2e-3)
+            out["times"][f"{dtype}:{n}"] = min(times["lrelu"])
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--native-python", help="python of an environment where lrelu was built with CFLAGS=-march=native")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    variants = [("portable (dispatch)", sys.executable, {}),
-                ("portable, LRELU_SIMD=baseline", sys.executable, {"LRELU_SIMD": "baseline"})]
+    if args.child:
+        print(json.dumps(child()))
+        return
+    from lrelu.cli import timing
+
+    variants = {"portable (dispatch)": (sys.executable, {}),
+                "portable, LRELU_SIMD=baseline": (sys.executable, {"LRELU_SIMD": "baseline"})}
     if args.native_python:
-        variants.append(("-march=native build", args.native_python, {}))
-    samples = {label: [] for label, _, _ in variants}
-    simd = {}
-    for r in range(args.rounds):
-        for label, python, env in (variants if r % 2 == 0 else variants[::-1]):
-            run = subprocess.run([python, "-c", CHILD], env=dict(os.environ, **env), cwd=tempfile.gettempdir(),
-                                 capture_output=True, text=True, check=True)
-            data = json.loads(run.stdout)
-            simd[label] = data["simd"]
-            samples[label].append(data["times"])
-    keys = list(samples[variants[0][0]][0])
+        variants["-march=native build"] = (args.native_python, {})
+    path = os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")]))
+
+    def sampler(python, env):
+        # From outside the checkout, so each imports its installed lrelu; this folder on the
+        # path only for this module.
+        return lambda: json.loads(subprocess.run(
+            [python, "-m", "simd_levels", "--child"], env=dict(os.environ, PYTHONPATH=path, **env),
+            cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout)
+
+    samples = timing.alternate({label: sampler(*variant) for label, variant in variants.items()}, args.rounds)
+    keys = list(samples[next(iter(variants))][0]["times"])
     print("| variant (loop in use) | " + " | ".join(k.replace(":", " n=") for k in keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
-    for label, _, _ in variants:
+    for label, runs in samples.items():
         cells = []
         for k in keys:
-            t = statistics.median(s[k] for s in samples[label])
+            t = statistics.median(run["times"][k] for run in runs)
             n, item = int(k.split(":")[1]), 4 if k.startswith("float32") else 8
             cells.append(f"{t * 1e6:.2f} µs, {2 * n * item / t / 1e9:.0f} GB/s")
-        print(f"| {label} ({simd[label]}) | " + " | ".join(cells) + " |")
+        print(f"| {label} ({runs[-1]['simd']}) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -6,26 +6,26 @@
 pytest-benchmark times one contender after another, not alternately; use it to explore and
 compare runs (--benchmark-autosave, --benchmark-compare). The figures quoted in
 BENCHMARKS.md come from `lrelu bench`, which alternates contenders round by round.
-Contenders come from lrelu._bench, the same definitions the report uses.
+Contenders come from lrelu.cli.bench, the same definitions `lrelu bench` uses.
 """
 
 import numpy as np
 import pytest
 
-from lrelu import _bench
+from lrelu.cli import bench, timing
 
 SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
-PEERS, SKIPPED = _bench.available_peers()
+PEERS, SKIPPED = bench.available_peers()
 CONTENDERS = ["lrelu"] + PEERS
 
 
 def _factory(name):
-    return _bench._lrelu if name == "lrelu" else _bench.PEERS[name][1]
+    return bench._lrelu if name == "lrelu" else bench.PEERS[name][1]
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op", _bench.OPERATIONS)
+@pytest.mark.parametrize("op", bench.OPERATIONS)
 @pytest.mark.parametrize("contender", CONTENDERS)
 def test_leaky_relu(benchmark, contender, op, dtype, n):
     fn = _factory(contender)(op, np.dtype(dtype))
@@ -39,7 +39,7 @@ def test_leaky_relu(benchmark, contender, op, dtype, n):
     def call():
         # In-place calls alternate alpha 0.01 / 100 so values never decay into subnormals.
         flip[0] ^= 1
-        return fn(x, g, _bench.ALPHAS[flip[0]])
+        return fn(x, g, timing.ALPHAS[flip[0]])
 
-    benchmark.extra_info["bytes"] = _bench.STREAMS[op] * n * np.dtype(dtype).itemsize
+    benchmark.extra_info["bytes"] = bench.STREAMS[op] * n * np.dtype(dtype).itemsize
     benchmark(call)

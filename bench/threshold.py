@@ -5,17 +5,18 @@ A B A B, with the threshold forced to 0 so the parallel path really runs, and pr
 median time of each and their ratio. The smallest size from which N threads win at every
 larger size, for every operation and dtype, is the threshold to put in lrelu/_threads.pyx.
 
-    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py [--threads 2] [--rounds 41]
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py [--threads 2] [--rounds 41] \
+        > bench/results/threshold.log
 """
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 
 import lrelu
 from lrelu import _threads
+from lrelu.cli import timing
 
 KIB = 1024
 SIZES = [8 * KIB * 2 ** k for k in range(0, 11)]            # 8 KiB .. 8 MiB per array
@@ -23,15 +24,8 @@ SIZES = [8 * KIB * 2 ** k for k in range(0, 11)]            # 8 KiB .. 8 MiB per
 
 def one_call(op, x):
     if op == "inplace":
-        return lambda alpha: lrelu.leaky_relu_(x, alpha)
-    return lambda alpha: lrelu.leaky_relu(x, alpha)           # fresh result, as users call it
-
-
-def timed(fn, calls):
-    start = time.perf_counter()
-    for i in range(calls):
-        fn(0.01 if i % 2 == 0 else 100.0)                     # keep values bounded in place
-    return (time.perf_counter() - start) / calls
+        return lambda i: lrelu.leaky_relu_(x, timing.ALPHAS[i & 1])
+    return lambda i: lrelu.leaky_relu(x, timing.ALPHAS[i & 1])   # fresh result, as users call it
 
 
 def main():
@@ -40,6 +34,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args()
     old = _threads._set_parallel_threshold(0)
+    threads_before = lrelu.get_num_threads()
     print(f"threads: 1 vs {args.threads}; {args.rounds} alternating rounds; median µs per call")
     print(f"{'op':8s} {'dtype':8s} {'bytes':>9s} {'1 thread':>10s} {f'{args.threads} threads':>10s} {'speedup':>8s}")
     try:
@@ -48,18 +43,17 @@ def main():
                 for nbytes in SIZES:
                     x = np.random.default_rng(0).standard_normal(nbytes // np.dtype(dtype).itemsize).astype(dtype)
                     fn = one_call(op, x)
-                    calls = max(2, int(2e-3 / max(timed(fn, 4), 1e-7))) & ~1
-                    serial, parallel = [], []
-                    for r in range(args.rounds):
-                        for which in ((1, serial), (args.threads, parallel))[:: 1 if r % 2 else -1]:
-                            with lrelu.threads(which[0]):
-                                which[1].append(timed(fn, calls))
+                    counts = {"serial": 1, "parallel": args.threads}
+                    times = timing.measure({"serial": fn, "parallel": fn}, rounds=args.rounds, target_seconds=2e-3,
+                                           before=lambda name: lrelu.set_num_threads(counts[name]))
+                    serial, parallel = times["serial"], times["parallel"]
                     s, p = statistics.median(serial), statistics.median(parallel)
-                    ratio = statistics.median(a / b for a, b in zip(serial, parallel))
+                    ratio = timing.ratio(serial, parallel)
                     print(f"{op:8s} {np.dtype(dtype).name:8s} {nbytes:9d} {s * 1e6:10.2f} {p * 1e6:10.2f} {ratio:8.2f}",
                           flush=True)
     finally:
         _threads._set_parallel_threshold(old)
+        lrelu.set_num_threads(threads_before)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,10 @@ from ._version import __version__
 
 try:
     from . import ufuncs
-except ImportError as _exc:  # pragma: no cover - depends on how lrelu was (not) built
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    raise ImportError(
-        f"lrelu's compiled extensions are missing from {_here}. If that is a source checkout, "
-        "Python found it before the installed lrelu (python -m from the repository root does "
-        "this): run from another directory, use the `lrelu` command, or `pip install -e .`."
-    ) from _exc
+except ImportError as _exc:  # a source checkout found first: hand over to the installed lrelu
+    from ._shadowed import hand_over
+
+    hand_over(_os.path.dirname(_os.path.abspath(__file__)), _exc)
 
 from . import _bfloat16
 
@@ -42,7 +39,7 @@ def get_include():
     return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
 
 
-# The source document's own names.
+# The glossary entry's own names (lrelu.reference has its listings).
 lrelu = leaky_relu
 der_lrelu = leaky_relu_derivative
 

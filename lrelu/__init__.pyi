@@ -1,7 +1,7 @@
 # Types of lrelu's public API (the functions live in _api.py, which is untyped).
 # A NumPy array in gives a NumPy array out; anything else (lists, scalars, pandas, xarray or
 # dask objects) comes back as whatever NumPy or the object's __array_ufunc__ makes of it.
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 from _typeshed import SupportsWrite
@@ -50,9 +50,12 @@ def leaky_relu_backward(grad: NDArray[Any], x: ArrayLike, alpha: ArrayLike = 0.0
 @overload
 def leaky_relu_backward(grad: Any, x: Any, alpha: ArrayLike = 0.01, out: NDArray[Any] | None = None, **kwargs: Any) -> Any: ...
 
-# The source document's own names.
+# The glossary entry's own names (lrelu.reference has its listings).
 lrelu = leaky_relu
 der_lrelu = leaky_relu_derivative
 
-def show_config(file: SupportsWrite[str] | None = None) -> None: ...
+@overload
+def show_config(file: SupportsWrite[str] | None = None, mode: Literal["stdout"] = "stdout") -> None: ...
+@overload
+def show_config(file: None = None, *, mode: Literal["dicts"]) -> dict[str, Any]: ...
 def get_include() -> str: ...

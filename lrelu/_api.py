@@ -11,6 +11,7 @@ succeeds pays nothing for the clear messages; README.md's "Bad input" table list
 import math
 import numbers
 import reprlib
+import sys
 
 import numpy as np
 
@@ -43,6 +44,8 @@ def _described(obj):
     """What a user passed, in a few words: dtype <U1 (str), str '0.1', None."""
     if obj is None:
         return "None"
+    if _is_tensor(obj):
+        return f"a torch tensor of dtype {obj.dtype}"
     if isinstance(obj, np.ndarray):
         return _kind_name(obj)
     if isinstance(obj, np.generic):
@@ -52,14 +55,113 @@ def _described(obj):
     return type(obj).__name__
 
 
+def _is_duck_array(obj):
+    """An array-like that implements NumPy's protocols itself (dask, xarray, pandas, ...): its
+    values may be lazy, so lrelu must not read them; the ufunc dispatches to it instead."""
+    cls = type(obj)
+    return (not isinstance(obj, (np.ndarray, np.generic))
+            and (hasattr(cls, "__array_ufunc__") or hasattr(cls, "__array_function__")
+                 or hasattr(obj, "__dask_graph__")))
+
+
+def _is_tensor(obj):
+    # By name, so that lrelu never imports torch (import lrelu stays fast).
+    return any(c.__name__ == "Tensor" and c.__module__ == "torch" for c in type(obj).__mro__)
+
+
+def _tensor_array(name, label, t):
+    """A CPU tensor's memory as a NumPy array (t.numpy(): no copy), or an error that says what
+    to do with a dtype NumPy lacks (bfloat16)."""
+    try:
+        return t.numpy()
+    except TypeError as exc:
+        if t.device.type != "cpu":
+            raise                       # torch's own message says to call .cpu()
+        raise TypeError(f"{name}: {label} is a torch tensor of dtype {t.dtype}, which NumPy has "
+                        f"no type for; convert it first: {label}.float() gives a float32 result"
+                        ) from exc
+
+
+def _refuse_lost_missing(name, label, obj):
+    """Refuse pandas' missing values (pd.NA) where lrelu would give them back as numbers.
+
+    A nullable ("Float64") Series keeps them: pandas' masked array runs the ufunc on its data
+    and puts its mask back. A pyarrow-backed Series or Index hands the ufunc NaN for them, and
+    f'(NaN) is alpha, so the derivative and backward would make them numbers. A DataFrame
+    with nullable or pyarrow columns reaches the ufunc as one array: an object array no loop
+    takes (pandas 3) or floats with NaN for the missing values (pandas 2). NaN in a
+    NumPy-backed column is a value, and follows the listings."""
+    if type(obj).__module__.partition(".")[0] != "pandas":
+        return
+    if getattr(obj, "ndim", None) == 2:
+        columns = [str(c) for c, dtype in obj.dtypes.items() if not isinstance(dtype, np.dtype)]
+        if columns:
+            raise TypeError(
+                f"{name}: {label} is a DataFrame with nullable or pyarrow columns "
+                f"({', '.join(columns[:5])}{', ...' if len(columns) > 5 else ''}); pandas hands "
+                "a ufunc one NumPy array for them, an object array or one with NaN for missing "
+                "values. Call lrelu on each column instead (a nullable 'Float64' Series keeps "
+                "missing values missing), or convert the DataFrame to NumPy dtypes")
+    elif type(getattr(obj, "dtype", None)).__name__ == "ArrowDtype" and obj.hasnans:
+        kind = obj.dtype.numpy_dtype.kind
+        nullable = "Int64" if kind in "iu" else "boolean" if kind == "b" else "Float64"
+        raise ValueError(
+            f"{name}: {label} holds missing values (<NA>) in a pyarrow-backed "
+            f"{type(obj).__name__} ({obj.dtype}); pandas hands a ufunc NaN for them, which "
+            f"lrelu would give back as numbers. Convert it to a nullable dtype, which keeps "
+            f"them missing ({label}.astype({nullable!r})), or fill them ({label}.fillna(...))")
+
+
+def _plain_operands(name, **operands):
+    """The operands as the ufunc gets them (torch tensors as NumPy arrays), and torch if one of
+    them was a tensor, after refusing pandas' missing values that would become numbers.
+
+    A tensor passed as it is would reach torch's __array_wrap__, which NumPy 2 calls with
+    arguments it does not take, and warns (DeprecationWarning) every time; the caller wraps
+    the result in a tensor itself."""
+    torch = None
+    plain = []
+    for label, obj in operands.items():
+        if _is_tensor(obj):
+            torch = sys.modules["torch"]
+            obj = _tensor_array(name, label, obj)
+        else:
+            _refuse_lost_missing(name, label, obj)
+        plain.append(obj)
+    return plain, torch
+
+
+def _as_tensor(torch, result, out):
+    """What a tensor operand gives: the NumPy result as a new tensor sharing its memory (as
+    torch's own __array_wrap__ made it), unless it went into out or is another library's
+    (a dask alpha makes the result a dask array). The callers get the result by calling
+    themselves again with the NumPy arrays, so their checks and error messages apply."""
+    if out is not None or not isinstance(result, (np.ndarray, np.generic)):
+        return result
+    return torch.from_numpy(np.asarray(result))
+
+
 def _checked_alpha(name, alpha):
-    """alpha as given, once it is known to be real and finite (scalar or array)."""
+    """alpha as given, once it is known to be real and finite (scalar or array).
+
+    A duck array (dask, xarray, pandas, ...) is checked by its dtype alone: reading its
+    values would compute a lazy one here and again at .compute(). A torch tensor comes back
+    as a NumPy array (see _plain_operands)."""
     if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(f"{name}: alpha must be a real number, got bool {alpha!r}")
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, np.generic):
         if not math.isfinite(alpha):
             raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
         return alpha
+    if _is_duck_array(alpha):
+        _refuse_lost_missing(name, "alpha", alpha)
+        dtype = getattr(alpha, "dtype", None)
+        if getattr(dtype, "kind", "f") not in "fiu":
+            raise TypeError(f"{name}: alpha must be a real number or an array of them, got "
+                            f"{type(alpha).__name__} of dtype {dtype}")
+        return alpha
+    if _is_tensor(alpha):
+        alpha = _tensor_array(name, "alpha", alpha)
     try:
         values = np.asarray(alpha)
     except Exception as exc:  # e.g. a ragged list
@@ -142,6 +244,13 @@ def _value_error(name, exc, out=None, in_place=False, **operands):
 
 
 def _checked_inplace_target(name, x):
+    if _is_tensor(x):
+        if x.dtype == sys.modules["torch"].bfloat16:
+            raise TypeError(f"{name} cannot change a torch.bfloat16 tensor in place: NumPy has no "
+                            f"bfloat16 type; {name.rstrip('_')}(x.float()) gives a new float32 "
+                            "result")
+        raise TypeError(f"{name} works in place on a NumPy array, got {_described(x)}; pass "
+                        "x.numpy(), which shares the tensor's memory, to change the tensor itself")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} works in place on a NumPy array, got {_described(x)}; "
                         f"use {name.rstrip('_')}(x) for a new result")
@@ -166,10 +275,13 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     Parameters
     ----------
     x : array_like
-        Real input. pandas, xarray and dask objects come back as their own types.
+        Real input. pandas, xarray and dask objects come back as their own types; a torch
+        tensor gives a new tensor. pandas' missing values stay missing or are refused.
     alpha : float or array_like, default 0.01
         Slope for negative inputs; any finite real number. An array broadcasts against x
-        (per-channel slopes, e.g. shape (C, 1, 1) against (N, C, H, W)).
+        (per-channel slopes, e.g. shape (C, 1, 1) against (N, C, H, W)). A lazy or foreign
+        array (dask, xarray, pandas) is checked by its dtype only and its values are left to
+        the ufunc, so a NaN or inf in it is not refused: it gives what the listing gives.
     out : ndarray, optional
         Where to write the result; ``out=x`` works in place (see also :func:`leaky_relu_`).
     **kwargs
@@ -183,6 +295,10 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     """
     if type(alpha) is not float or alpha - alpha != 0.0:  # fast path: a finite Python float
         alpha = _checked_alpha("leaky_relu", alpha)
+    if type(x) is not _ndarray:
+        (x,), torch = _plain_operands("leaky_relu", x=x)
+        if torch:
+            return _as_tensor(torch, leaky_relu(x, alpha, out, **kwargs), out)
     try:
         return _forward(x, alpha, out=out, **kwargs)
     except TypeError as exc:
@@ -224,6 +340,10 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
     """
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha("leaky_relu_derivative", alpha)
+    if type(x) is not _ndarray:
+        (x,), torch = _plain_operands("leaky_relu_derivative", x=x)
+        if torch:
+            return _as_tensor(torch, leaky_relu_derivative(x, alpha, out, **kwargs), out)
     try:
         return _derivative(x, alpha, out=out, **kwargs)
     except TypeError as exc:
@@ -259,6 +379,10 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
     """
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha("leaky_relu_backward", alpha)
+    if type(grad) is not _ndarray or type(x) is not _ndarray:
+        (grad, x), torch = _plain_operands("leaky_relu_backward", grad=grad, x=x)
+        if torch:
+            return _as_tensor(torch, leaky_relu_backward(grad, x, alpha, out, **kwargs), out)
     try:
         return _backward(grad, x, alpha, out=out, **kwargs)
     except TypeError as exc:

@@ -7,14 +7,11 @@ import numpy as np
 from ._version import __version__
 from . import _kernels, _threads
 
-try:  # written by setup.py at build time
-    from ._build_info import BUILD_INFO
-except ImportError:  # pragma: no cover - a source tree that was never built
-    BUILD_INFO = {}
+from ._build_info import BUILD_INFO   # compiled by setup.py with the build's facts
 
 
 def config():
-    """The facts show_config() prints, as a dict (the CLI's ``lrelu info --json`` uses it)."""
+    """The facts show_config() prints, as a dict: ``show_config(mode="dicts")``."""
     openmp = _threads._openmp_info()
     simd = _kernels._simd_info()
     return {
@@ -26,6 +23,8 @@ def config():
         "openmp_version": openmp["version"],
         "openmp_flags": BUILD_INFO.get("openmp_flags"),
         "threads": _threads.get_num_threads(),
+        "cpu_limit": openmp["cpu_limit"],
+        "adaptive": openmp["adaptive"],
         "parallel_threshold_bytes": openmp["parallel_threshold_bytes"],
         "forked_child": openmp["forked_child"],
         "compiler": BUILD_INFO.get("compiler"),
@@ -36,9 +35,14 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file=None, mode="stdout"):
     """Print lrelu's version, NumPy's, OpenMP on/off, threads, the parallel threshold, the
-    compiler flags and the SIMD level in use."""
+    compiler flags and the SIMD level in use; with ``mode="dicts"``, return them as a dict
+    instead (as ``numpy.show_config`` does)."""
+    if mode == "dicts":
+        return config()
+    if mode != "stdout":
+        raise ValueError(f"show_config: mode must be 'stdout' or 'dicts', got {mode!r}")
     c = config()
     openmp = f"on (OpenMP {c['openmp_version']}; {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
     lines = [
@@ -46,7 +50,9 @@ def show_config(file=None):
         f"  python:             {c['python']}",
         f"  numpy:              {c['numpy']} (built against {c['numpy_built_against']})",
         f"  openmp:             {openmp}",
-        f"  threads:            {c['threads']}" + ("  (forked child: serial)" if c["forked_child"] else ""),
+        f"  threads:            {c['threads']}" + ("  (forked child: serial)" if c["forked_child"] else "")
+        + f"; CPUs this process may use: {c['cpu_limit']}"
+        + ("; one thread or a team, whichever measures faster" if c["adaptive"] else ""),
         f"  parallel threshold: {c['parallel_threshold_bytes']} bytes per array",
         f"  compiler:           {c['compiler']}",
         f"  compile args:       {' '.join(c['compile_args'] or [])}",

@@ -1,4 +1,11 @@
-"""The oracle: the source document's two NumPy listings, verbatim, and what follows from them.
+"""The oracle: the two NumPy listings lrelu was specified by, verbatim, and what follows.
+
+The source is a Japanese glossary entry on Leaky ReLU, "[活性化関数]Leaky ReLU(Leaky Rectified
+Linear Unit)/LReLUとは?" in the series 「AI・機械学習の用語辞典」 (AI and machine-learning
+glossary, (c) Digital Advantage Corp.). It defines f(x) = x for x >= 0 and alpha * x
+otherwise, takes f'(0) = 1 by convention, and gives two listings: リスト1 (listing 1), lrelu,
+and リスト2 (listing 2), der_lrelu. They are below as printed there, but for the indentation,
+which the page renders with a no-break space.
 
 Every result lrelu computes is tested against these, value for value. They are also the
 baseline the benchmarks measure against.
@@ -7,12 +14,12 @@ baseline the benchmarks measure against.
 import numpy as np
 
 
-# Listing 1 of the document.
+# Listing 1 (リスト1) of the glossary entry.
 def lrelu(x, alpha=0.01):
     return np.where(x >= 0.0, x, alpha * x)
 
 
-# Listing 2 of the document.
+# Listing 2 (リスト2) of the glossary entry.
 def der_lrelu(x, alpha=0.01):
     return np.where(x >= 0.0, 1.0, alpha)
 

@@ -6,6 +6,8 @@
 ``where=``, ``casting=``, ``dtype=``, broadcasting, overlap handling and ``__array_ufunc__``
 dispatch (pandas, xarray, dask) all come from NumPy. They take alpha as a required argument
 and do not validate it; ``lrelu.leaky_relu`` and friends add the default and the checks.
+Because alpha is an input, ``reduce``, ``accumulate``, ``reduceat``, ``outer`` and ``at``
+would read elements of x as alpha: they raise TypeError (see the end of this file).
 bfloat16 loops are added when ml_dtypes is imported (lrelu/_bfloat16.py).
 """
 
@@ -174,6 +176,136 @@ cdef tuple _row(str row, int nin):
     return loop, [_USER_TYPES[c] if c in _USER_TYPES else np.dtype(c).num for c in inputs + output]
 
 
+# ---- No reduce, accumulate, reduceat, outer or at -------------------------------------------
+# alpha is an input, so these methods would read elements of x as alpha (reduce computes
+# f(f(x0, x1), x2)...) and return meaningless numbers. NumPy (1.23 to 2.x) has no per-ufunc
+# switch that refuses them and keeps where=: a signature "(),()->()" is parsed as no signature
+# at all (core_enabled stays 0), and a real one makes NumPy's argument parser drop where=; the
+# legacy type_resolver is consulted only when no loop matches exactly, and outer and at hand
+# it the same operands as a call; ArrayMethod's get_reduction_initial needs NumPy >= 1.25 and
+# covers only the reductions. What every NumPy does is look the methods up on the ufunc's
+# type, as Python does for any method. So once made, each ufunc gets a subtype of numpy.ufunc
+# as its type: a static C type with np.ufunc as its base, so PyType_Ready gives it every slot
+# of np.ufunc (size, call and vectorcall, repr, attributes, dealloc), and its own reduce,
+# accumulate, reduceat, outer and at, which raise TypeError. isinstance(u, np.ufunc) holds,
+# calls take NumPy's own C path unchanged, and __array_ufunc__ implementations that call
+# getattr(ufunc, method) (pandas, ndarray subclasses) get the same error. NumPy registers its
+# pickle reducer with copyreg for np.ufunc exactly, so the subtype has __reduce__ doing the
+# same: the name, which pickle finds again in lrelu.ufuncs (dask's workers need this).
+# _make_ufunc gives every ufunc this type.
+cdef extern from *:
+    """
+    static PyObject *
+    lrelu_refused_method(PyObject *self, const char *method)
+    {
+        PyObject *name = PyObject_GetAttrString(self, "__name__");
+        if (name == NULL) {
+            return NULL;
+        }
+        PyErr_Format(PyExc_TypeError,
+            "lrelu.ufuncs.%U.%s is not supported: alpha is an input of lrelu's ufuncs, not "
+            "a second x to combine with, so only calls are defined. Call lrelu.ufuncs.%U(...) "
+            "itself: it broadcasts, and out= and where= choose what it writes",
+            name, method, name);
+        Py_DECREF(name);
+        return NULL;
+    }
+
+    #define LRELU_REFUSE(method) \\
+        static PyObject *lrelu_refuse_##method(PyObject *self, PyObject *args, PyObject *kwargs) \\
+        { (void)args; (void)kwargs; return lrelu_refused_method(self, #method); }
+    LRELU_REFUSE(reduce)
+    LRELU_REFUSE(accumulate)
+    LRELU_REFUSE(reduceat)
+    LRELU_REFUSE(outer)
+    LRELU_REFUSE(at)
+
+    static PyObject *
+    lrelu_ufunc_pickle(PyObject *self, PyObject *unused)
+    {
+        (void)unused;
+        return PyObject_GetAttrString(self, "__name__");
+    }
+
+    #define LRELU_REFUSED(method) \\
+        {#method, (PyCFunction)(void (*)(void))lrelu_refuse_##method, METH_VARARGS | METH_KEYWORDS, NULL}
+    static PyMethodDef lrelu_ufunc_methods[] = {
+        LRELU_REFUSED(reduce), LRELU_REFUSED(accumulate), LRELU_REFUSED(reduceat),
+        LRELU_REFUSED(outer), LRELU_REFUSED(at),
+        {"__reduce__", lrelu_ufunc_pickle, METH_NOARGS, NULL},
+        {NULL, NULL, 0, NULL}
+    };
+
+    /* np.ufunc's __doc__ is a descriptor in its type's dict (the docstring each ufunc was made
+       with); PyType_Ready would put a plain __doc__ (tp_doc, or None) in the subtype's dict,
+       which would hide it, so the subtype hands __doc__ to np.ufunc's own descriptor. */
+    static PyObject *lrelu_ufunc_doc_descr = NULL;
+
+    static PyObject *
+    lrelu_ufunc_get_doc(PyObject *self, void *closure)
+    {
+        (void)closure;
+        return Py_TYPE(lrelu_ufunc_doc_descr)->tp_descr_get(
+            lrelu_ufunc_doc_descr, self, (PyObject *)Py_TYPE(self));
+    }
+
+    static int
+    lrelu_ufunc_set_doc(PyObject *self, PyObject *value, void *closure)
+    {
+        (void)closure;
+        return Py_TYPE(lrelu_ufunc_doc_descr)->tp_descr_set(lrelu_ufunc_doc_descr, self, value);
+    }
+
+    static PyGetSetDef lrelu_ufunc_getset[] = {
+        {"__doc__", lrelu_ufunc_get_doc, lrelu_ufunc_set_doc, NULL, NULL},
+        {NULL, NULL, NULL, NULL, NULL}
+    };
+
+    static PyTypeObject lrelu_ufunc_type = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        "lrelu.ufuncs.elementwise_ufunc",   /* tp_name; everything not set here is inherited */
+    };
+
+    static int
+    lrelu_elementwise_only(PyObject *ufunc)
+    {
+        if (lrelu_ufunc_type.tp_base == NULL) {
+            lrelu_ufunc_type.tp_doc = "A numpy.ufunc whose last input is alpha: "
+                "reduce, accumulate, reduceat, outer and at raise TypeError.";
+            lrelu_ufunc_type.tp_flags = Py_TPFLAGS_DEFAULT;
+            lrelu_ufunc_type.tp_methods = lrelu_ufunc_methods;
+            lrelu_ufunc_type.tp_getset = lrelu_ufunc_getset;
+            lrelu_ufunc_type.tp_base = &PyUFunc_Type;
+            PyObject *base_dict = PyObject_GetAttrString((PyObject *)&PyUFunc_Type, "__dict__");
+            if (base_dict == NULL) {
+                return -1;
+            }
+            lrelu_ufunc_doc_descr = PyMapping_GetItemString(base_dict, "__doc__");  /* kept */
+            Py_DECREF(base_dict);
+            if (lrelu_ufunc_doc_descr == NULL) {
+                return -1;
+            }
+            if (Py_TYPE(lrelu_ufunc_doc_descr)->tp_descr_get == NULL
+                    || Py_TYPE(lrelu_ufunc_doc_descr)->tp_descr_set == NULL) {
+                PyErr_SetString(PyExc_TypeError, "numpy.ufunc.__doc__ is not a descriptor");
+                return -1;
+            }
+            if (PyType_Ready(&lrelu_ufunc_type) < 0) {
+                return -1;
+            }
+        }
+        if (!PyObject_TypeCheck(ufunc, &PyUFunc_Type)
+                || lrelu_ufunc_type.tp_basicsize != Py_TYPE(ufunc)->tp_basicsize) {
+            PyErr_SetString(PyExc_TypeError, "lrelu_elementwise_only: not a numpy.ufunc");
+            return -1;
+        }
+        Py_SET_TYPE(ufunc, &lrelu_ufunc_type);
+        return 0;
+    }
+    """
+    int _elementwise_only "lrelu_elementwise_only" (object ufunc) except -1
+
+
 cdef object _make_ufunc(list rows, Operation* operation, int nin, bytes name, bytes doc):
     """A ufunc with one loop per row. Its C arrays, like its docstring, must live as long as
     the ufunc, which keeps only pointers: they are allocated once and never freed."""
@@ -189,7 +321,9 @@ cdef object _make_ufunc(list rows, Operation* operation, int nin, bytes name, by
         data[k] = operation
         for j, num in enumerate(nums):
             types[k * (nin + 1) + j] = num
-    return PyUFunc_FromFuncAndData(loops, data, types, n, nin, 1, PyUFunc_None, name, doc, 0)
+    ufunc = PyUFunc_FromFuncAndData(loops, data, types, n, nin, 1, PyUFunc_None, name, doc, 0)
+    _elementwise_only(ufunc)
+    return ufunc
 
 
 cdef _register_rows(cnp.ufunc ufunc, list rows, Operation* operation, int nin, int usertype):

@@ -190,6 +190,7 @@ int lrelu_threads_now(void)
 #define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode that looks better */
 #define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
 #define CREDIT_CAP 4.0          /* credit is capped at this many tries' worth: no bursts */
+#define SAMPLE_CAP 4.0          /* a sample counts as at most this many times the other mode */
 
 struct bucket {
     volatile double cost[2];    /* seconds per byte, serial [0] and parallel [1]; 0: unknown */
@@ -308,7 +309,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
 void lrelu_plan_end(const lrelu_plan *plan)
 {
     struct bucket *s;
-    double elapsed, cost, old, other, credit, excess;
+    double elapsed, cost, old, other, updated, credit, excess;
 
     if (plan->threads > 1) {
         unlock(&team_busy);
@@ -321,16 +322,26 @@ void lrelu_plan_end(const lrelu_plan *plan)
     cost = elapsed / plan->nbytes;
     old = load_double(&s->cost[plan->parallel]);
     other = load_double(&s->cost[!plan->parallel]);
-    store_double(&s->cost[plan->parallel],
-                 old == 0.0 ? cost
-                            : old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old));
+    /* A call that took many times what the other mode takes (the first team start creates
+     * threads; a helper the OS did not schedule for a whole time slice) counts as SAMPLE_CAP
+     * times that: it still says "slower", but it cannot push the estimate so far that the
+     * budget takes thousands of calls to try the mode again. */
+    if (other > 0.0 && cost > SAMPLE_CAP * other) {
+        cost = SAMPLE_CAP * other;
+    }
+    updated = old == 0.0 ? cost
+                         : old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
+    store_double(&s->cost[plan->parallel], updated);
+    if (other > SAMPLE_CAP * updated) {     /* the same bound the other way round */
+        store_double(&s->cost[!plan->parallel], SAMPLE_CAP * updated);
+    }
     credit = load_double(&s->credit);
     if (plan->explore) {
-        /* pay what the try cost beyond what the better mode would have taken */
+        /* pay what the try really cost beyond what the better mode would have taken */
         credit -= other > 0.0 ? elapsed - other * plan->nbytes : 0.0;
     } else {
         credit += EXPLORE_BUDGET * elapsed;
-        excess = other > old ? (other - old) * plan->nbytes : 0.0;
+        excess = other > updated ? (other - updated) * plan->nbytes : 0.0;
         if (credit > CREDIT_CAP * excess) {
             credit = CREDIT_CAP * excess;
         }

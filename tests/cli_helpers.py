@@ -8,9 +8,10 @@ import sys
 import tempfile
 import threading
 
-# `python -m lrelu` from a directory outside the source tree, so it imports the installed
+# Everything runs from a directory outside the source tree, so it imports the installed
 # package and not an unbuilt checkout.
 OUTSIDE = tempfile.gettempdir()
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 def lrelu_command():
@@ -20,12 +21,25 @@ def lrelu_command():
     return found
 
 
-def run_lrelu(*args, cwd=OUTSIDE, env=None, timeout=120, python_code=None):
-    """Run `python -m lrelu ARGS` (or `python -c python_code ARGS` to patch things first) and
-    return the CompletedProcess with text stdout and stderr."""
-    full_env = dict(os.environ, **(env or {}))
-    head = [sys.executable, "-c", python_code] if python_code else [sys.executable, "-m", "lrelu"]
-    return subprocess.run(head + [str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
+def _command(args, child):
+    """The installed `lrelu ARGS`, or with child=(MODE, VALUE) tests/cli_child.py, which runs
+    the same command line with an optional module hidden or a checkpoint injected."""
+    if child is None:
+        return [lrelu_command()] + [str(a) for a in args]
+    return [sys.executable, "-m", "cli_child", child[0], str(child[1])] + [str(a) for a in args]
+
+
+def _environment(env, child):
+    full = dict(os.environ, **(env or {}))
+    if child is not None:
+        full["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, full.get("PYTHONPATH")]))
+    return full
+
+
+def run_lrelu(*args, cwd=OUTSIDE, env=None, timeout=120, child=None):
+    """Run the installed `lrelu ARGS` (or, with child, tests/cli_child.py) and return the
+    CompletedProcess with text stdout and stderr."""
+    return subprocess.run(_command(args, child), cwd=cwd, env=_environment(env, child), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -39,11 +53,6 @@ def run_in_process(capsys, *args):
         status = exc.code
     captured = capsys.readouterr()
     return subprocess.CompletedProcess(args, status, captured.out, captured.err)
-
-
-# For python_code: run the CLI with some optional library made unimportable.
-WITHOUT = "import sys; sys.modules[{0!r}] = None; from lrelu.cli import main; sys.argv[0] = 'lrelu'; " \
-          "raise SystemExit(main(sys.argv[1:]))"
 
 
 def assert_one_line_error(done, code=1, *fragments):
@@ -60,10 +69,9 @@ def assert_one_line_error(done, code=1, *fragments):
 class Running:
     """A command line started in the background, whose stderr is read line by line."""
 
-    def __init__(self, *args, env=None, cwd=OUTSIDE):
-        self.proc = subprocess.Popen([sys.executable, "-m", "lrelu"] + [str(a) for a in args], cwd=cwd,
-                                     env=dict(os.environ, **(env or {})), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+    def __init__(self, *args, child=None, cwd=OUTSIDE):
+        self.proc = subprocess.Popen(_command(args, child), cwd=cwd, env=_environment(None, child),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 

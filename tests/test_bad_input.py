@@ -67,6 +67,9 @@ README_CASES = [
          "lrelu.leaky_relu(x, out=out)", TypeError, ("leaky_relu", "out", "int64", "float64")),
     Case("out that is not an array", X + "; out = [0.0, 0.0, 0.0]", "lrelu.leaky_relu(x, out=out)",
          TypeError, ("leaky_relu", "out", "NumPy array", "list")),
+    Case("a raw ufunc's reduce, accumulate, reduceat, outer or at", X,
+         "lrelu.ufuncs.leaky_relu.reduce(x)", TypeError,
+         ("leaky_relu.reduce", "not supported", "alpha")),
 ]
 
 MORE_CASES = [

@@ -1,25 +1,31 @@
-"""The installed command line: `lrelu info`, `lrelu bench` (report, JSON, PNG), usage errors."""
+"""The installed command line: `lrelu info`, `lrelu bench` (report, JSON, PNG), usage errors,
+and how it behaves as a Unix tool (--version, closed pipes)."""
 
+import ast
 import json
 import os
+import shutil
 import stat
 import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
 import lrelu
-from lrelu import _config, _plot
+from lrelu.cli import ceiling, plot
 
-from cli_helpers import WITHOUT, assert_one_line_error, lrelu_command, run_in_process, run_lrelu
+from cli_helpers import OUTSIDE, assert_one_line_error, lrelu_command, run_in_process, run_lrelu
+from helpers import run_python
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def test_info_from_the_console_script_names_version_numpy_openmp_threads_and_simd():
-    done = subprocess.run([lrelu_command(), "info"], capture_output=True, text=True, timeout=60,
-                          cwd=os.path.dirname(lrelu_command()))
+def test_info_names_version_numpy_openmp_threads_and_simd():
+    done = run_lrelu("info", cwd=os.path.dirname(lrelu_command()))
     assert done.returncode == 0, done.stderr
-    facts = _config.config()
+    facts = lrelu.show_config(mode="dicts")
     assert done.stdout.startswith(f"lrelu {lrelu.__version__}\n")
     for label, value in [("numpy:", facts["numpy"]), ("openmp:", "on" if facts["openmp"] else "off"),
                          ("threads:", str(facts["threads"])),
@@ -29,13 +35,39 @@ def test_info_from_the_console_script_names_version_numpy_openmp_threads_and_sim
         assert value in line, (label, line)
 
 
-def test_info_json_holds_the_same_facts_as_config():
+def test_info_says_what_numpy_lrelu_was_built_against():
+    facts = lrelu.show_config(mode="dicts")
+    assert facts["numpy_built_against"] and facts["compiler"] and facts["compile_args"]
+    line = next(line for line in run_lrelu("info").stdout.splitlines() if "numpy:" in line)
+    assert f"(built against {facts['numpy_built_against']})" in line
+
+
+def test_info_json_holds_the_same_facts_as_show_config():
     done = run_lrelu("info", "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == json.loads(json.dumps(_config.config()))
+    assert json.loads(done.stdout) == json.loads(json.dumps(lrelu.show_config(mode="dicts")))
 
 
-def test_python_dash_m_and_help_explain_the_in_place_guarantee():
+def test_show_config_refuses_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        lrelu.show_config(mode="yaml")
+
+
+def test_version_prints_the_version():
+    done = run_lrelu("--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"lrelu {lrelu.__version__}\n", "")
+
+
+def test_a_reader_that_goes_away_is_no_error():
+    # The read end is closed before lrelu writes anything, so every write meets a closed
+    # pipe, as `lrelu info | head -1` does when head quits first.
+    proc = subprocess.Popen([lrelu_command(), "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=OUTSIDE)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+
+
+def test_help_explains_the_in_place_guarantee():
     done = run_lrelu("apply", "--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())
@@ -43,37 +75,119 @@ def test_python_dash_m_and_help_explain_the_in_place_guarantee():
         assert words in text, words
 
 
+def test_python_dash_m_runs_the_same_command_line():
+    done = subprocess.run([sys.executable, "-m", "lrelu", "--version"], capture_output=True, text=True,
+                          cwd=OUTSIDE, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f"lrelu {lrelu.__version__}\n")
+
+
+def test_python_dash_m_works_from_a_checkout_without_compiled_extensions(tmp_path):
+    # The repository root after `pip install .`: its lrelu/ has the sources but none of the
+    # extensions, and Python finds it first.
+    package = Path(lrelu.__file__).parent
+    shutil.copytree(package, tmp_path / "lrelu",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "_build_info*"))
+    done = subprocess.run([sys.executable, "-m", "lrelu", "info"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"lrelu {lrelu.__version__}\n")
+    # From a regular install, the checkout's lrelu hands over and says so. (An editable
+    # install's import hook supplies the extensions to the checkout's lrelu by itself.)
+    site = {Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")}
+    if package.resolve().parent in site:
+        assert done.stderr.startswith(f"lrelu: {tmp_path / 'lrelu'} is a source checkout without compiled")
+
+
+def test_importing_lrelu_loads_none_of_the_tools():
+    done = run_python("""
+        import sys, lrelu
+        lrelu.leaky_relu([1.0]); lrelu.show_config(mode="dicts")
+        print(sorted(name for name in sys.modules if name.startswith("lrelu.cli")))
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def _lrelu_names_used(tree):
+    """(module, name) for every lrelu name the tools' code reaches: imports from lrelu and
+    attributes of the name lrelu."""
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] == "lrelu":
+            used |= {(node.module, alias.name) for alias in node.names}
+        elif isinstance(node, ast.Import):
+            used |= {(alias.name, None) for alias in node.names if alias.name.startswith("lrelu.")}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "lrelu":
+            used.add(("lrelu", node.attr))
+    return used
+
+
+def test_the_tools_use_only_lrelus_public_api():
+    sources = sorted((Path(lrelu.__file__).parent / "cli").glob("*.py"))
+    assert len(sources) >= 5
+    for source in sources:
+        for module, name in _lrelu_names_used(ast.parse(source.read_text(encoding="utf-8"))):
+            if module.startswith("lrelu.cli"):
+                continue                          # the tools' own modules
+            assert module == "lrelu" and name in lrelu.__all__, (source.name, module, name)
+
+
 # ---- bench -----------------------------------------------------------------------------------
 
 FAKE_MEMBW = """#!/bin/sh
 echo "$2 n=$1 threads=2  inplace 1.000 ms 11.5 GB/s | out 1.000 ms 12.5 GB/s | out-fresh 2.000 ms 6.5 GB/s | backward 1.000 ms 13.5 GB/s"
 """
+HAVE_MATPLOTLIB = plot.matplotlib_missing() is None
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    """One tiny benchmark writing the report, JSON and PNG, shared by the tests below."""
+    """One tiny benchmark on 2 threads writing the report, the JSON and (with matplotlib) the
+    PNG, shared by the tests below."""
     tmp = tmp_path_factory.mktemp("bench")
     tool = tmp / "membw"
     tool.write_text(FAKE_MEMBW)
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    done = run_lrelu("bench", "--quick", "--sizes", "1000,2e3", "--dtype", "float32", "--threads", "1",
-                     "--json", tmp / "r.json", "--plot", tmp / "r.png", "--membw", tool, timeout=120)
+    drawing = ["--plot", tmp / "r.png"] if HAVE_MATPLOTLIB else []
+    done = run_lrelu("bench", "--quick", "--sizes", "1000,2e3", "--dtype", "float32", "--threads", "2",
+                     "--ceiling-mb", "2", "--json", tmp / "r.json", "--membw", tool, *drawing, timeout=180)
+    assert done.returncode == 0, done.stderr
     return done, tmp
 
 
 def test_bench_prints_a_table_per_operation_with_lrelu_and_the_listing(bench_run):
     done, _ = bench_run
-    assert done.returncode == 0, done.stderr
     for op in ("inplace", "out"):
         section = done.stdout.split(f"### {op}, float32")[1].split("###")[0]
         header = next(line for line in section.splitlines() if line.startswith("| n |"))
         assert "lrelu" in header and "listing" in header
         assert "| 1e3 |" in section and "| 2,000 |" in section
-    assert "100%" in done.stderr                      # the progress bar ran to the end
 
 
-def test_bench_json_holds_every_measurement_and_the_memory_ceiling(bench_run):
+def test_bench_report_opens_by_saying_what_it_measures(bench_run):
+    done, _ = bench_run
+    header = done.stdout.split("Machine:")[0]
+    for words in ["GB/s", "listing", "np.where(x >= 0, x, alpha * x)", "np.maximum", "×",
+                  "Memory ceiling", "come from the cache"]:
+        assert words in header, words
+
+
+def test_bench_report_shows_the_memory_ceiling_of_every_stream(bench_run):
+    done, _ = bench_run
+    table = done.stdout.split("### Memory ceiling")[1].split("###")[0]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "stream" not in line}
+    assert rows == {name for stream in ceiling.STREAMS for name in (stream, stream + "-nt")}
+    assert "float32, 1 thread" in table
+    assert "memory ceiling" in done.stdout.split("### inplace, float32")[1].splitlines()[0]
+
+
+def test_bench_draws_a_progress_bar_with_tqdm(bench_run):
+    pytest.importorskip("tqdm")
+    done, _ = bench_run
+    assert "100%" in done.stderr
+
+
+def test_bench_json_holds_every_measurement(bench_run):
     _, tmp = bench_run
     result = json.loads((tmp / "r.json").read_text())
     rows = result["rows"]
@@ -81,22 +195,33 @@ def test_bench_json_holds_every_measurement_and_the_memory_ceiling(bench_run):
         (op, "float32", n) for op in ("inplace", "out") for n in (1000, 2000)}
     assert {"lrelu", "listing"} <= {r["contender"] for r in rows}
     assert all(r["seconds"] > 0 and r["gbps"] > 0 for r in rows)
-    assert "threads 1" in result["machine"]
-    assert result["memory_ceiling_gbps"] == {
-        "float32": {"inplace": 11.5, "out": 12.5, "out-fresh": 6.5, "backward": 13.5}}
+    threads = 2 if lrelu.show_config(mode="dicts")["openmp"] else 1     # a serial build runs on one
+    assert f"threads {threads}" in result["machine"] and result["threads"] == threads
+
+
+def test_bench_json_holds_the_built_in_memory_ceiling_and_the_tools(bench_run):
+    _, tmp = bench_run
+    found = json.loads((tmp / "r.json").read_text())["ceiling"]
+    assert found["source"] == "built-in" and found["array_bytes"] == 2 * 2**20
+    assert set(found["gbps"]) == ({"1", "2"} if found["stores"]["openmp"] else {"1"})
+    for by_dtype in found["gbps"].values():
+        figures = by_dtype["float32"]
+        assert set(figures) == {name for stream in ceiling.STREAMS for name in (stream, stream + "-nt")}
+        assert all(figures[stream] > 0 for stream in ceiling.STREAMS)
+        streaming = [figures[stream + "-nt"] for stream in ceiling.STREAMS]
+        assert all(g is None for g in streaming) if found["stores"]["streaming"] is None else all(streaming)
+    assert found["tool"]["gbps"] == {"float32": {"inplace": 11.5, "out": 12.5, "out-fresh": 6.5, "backward": 13.5}}
 
 
 def test_bench_plot_is_a_png_matplotlib_can_read(bench_run):
-    _, tmp = bench_run
-    data = (tmp / "r.png").read_bytes()
-    assert data.startswith(PNG_SIGNATURE)
-    image = pytest.importorskip("matplotlib.image").imread(tmp / "r.png")
+    image = pytest.importorskip("matplotlib.image").imread(bench_run[1] / "r.png")
+    assert (bench_run[1] / "r.png").read_bytes().startswith(PNG_SIGNATURE)
     height, width = image.shape[:2]
     assert height > 200 and width > 400
 
 
 def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_path):
-    done = run_lrelu("bench", "--plot", tmp_path / "p.png", python_code=WITHOUT.format("matplotlib"))
+    done = run_lrelu("bench", "--plot", tmp_path / "p.png", child=("without", "matplotlib"))
     assert_one_line_error(done, 1, "matplotlib", "pip install")
     assert done.stdout == "" and os.listdir(tmp_path) == []
 
@@ -106,6 +231,7 @@ def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_pat
     (["--sizes", "0"], ["positive number"]),
     (["--dtype", "int8"], ["float32", "int8"]),
     (["--threads", "0"], ["at least 1"]),
+    (["--ceiling-mb", "-1"], ["--ceiling-mb", "positive number"]),
     (["--frobnicate"], ["unrecognized"]),
 ])
 def test_bad_bench_arguments_are_one_line_usage_errors(capsys, args, words):
@@ -118,52 +244,71 @@ def test_bench_output_into_a_missing_directory_fails_before_benchmarking(tmp_pat
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("tool", ["missing", "not executable", "fails"])
+def test_a_membw_tool_that_cannot_run_fails_before_benchmarking(tmp_path, tool):
+    path = {"missing": tmp_path / "no-such-tool", "not executable": tmp_path / "plain", "fails": "false"}[tool]
+    (tmp_path / "plain").write_text(FAKE_MEMBW)
+    # Without --quick the benchmark alone would take minutes: the timeout shows it never began.
+    done = run_lrelu("bench", "--membw", path, timeout=60)
+    assert_one_line_error(done, 1, "--membw", str(path))
+    assert done.stdout == ""
+
+
 def test_no_command_is_a_usage_error():
     assert_one_line_error(run_lrelu(), 2, "required")
 
 
 # ---- the memory ceiling ---------------------------------------------------------------------
 
-def test_membw_output_is_parsed_per_stream():
+def test_a_membw_line_is_parsed_per_stream_with_and_without_streaming_stores():
     # The line /work/shared/tools/membw.c prints.
     line = ("float64 n=8388608 threads=2  inplace 10.914 ms 12.3 GB/s | out 11.207 ms 12.0 GB/s | "
-            "out-fresh 25.622 ms 5.2 GB/s | backward 14.880 ms 13.5 GB/s\n")
-    assert _plot.parse_membw(line) == {"inplace": 12.3, "out": 12.0, "out-fresh": 5.2, "backward": 13.5}
+            "out-fresh 25.622 ms 5.2 GB/s | backward 14.880 ms 13.5 GB/s | inplace-nt 9.1 ms 14.8 GB/s "
+            "| out-nt 8.0 ms 16.8 GB/s | out-fresh-nt 20.0 ms 6.7 GB/s | backward-nt 12.0 ms 16.7 GB/s\n")
+    assert ceiling.parse_tool_output(line) == {
+        "inplace": 12.3, "out": 12.0, "out-fresh": 5.2, "backward": 13.5,
+        "inplace-nt": 14.8, "out-nt": 16.8, "out-fresh-nt": 6.7, "backward-nt": 16.7}
 
 
-def test_a_number_in_LRELU_MEMBW_is_the_ceiling_for_every_panel(monkeypatch):
-    monkeypatch.setenv("LRELU_MEMBW", "9.5")
-    ceilings = _plot.measure_ceilings(["float32"])
-    assert set(ceilings["float32"]) == set(_plot.CEILING_STREAM.values())
-    assert set(ceilings["float32"].values()) == {9.5}
-
-
-def test_no_tool_means_no_ceiling(monkeypatch):
-    monkeypatch.delenv("LRELU_MEMBW", raising=False)
-    assert _plot.measure_ceilings(["float32"]) is None
+def test_output_without_figures_is_a_ceiling_error():
+    with pytest.raises(ceiling.CeilingError, match="no 'NAME X ms Y GB/s' figures"):
+        ceiling.parse_tool_output("usage: membw N\n")
 
 
 @pytest.mark.parametrize("tool", ["/nonexistent/membw", "false"])
 def test_a_failing_tool_is_a_ceiling_error(tool):
-    with pytest.raises(_plot.CeilingError):
-        _plot.measure_ceilings(["float64"], tool)
+    with pytest.raises(ceiling.CeilingError):
+        ceiling.run_tool(tool, 1000, "float64")
 
 
-def test_a_plot_marks_the_ceiling_of_each_operation(tmp_path, monkeypatch):
+def test_each_operation_is_bounded_by_the_faster_of_its_streams_stores():
+    figures = {"inplace": 10.0, "inplace-nt": 12.0, "out-fresh": 6.0, "out-fresh-nt": None, "backward": 9.0}
+    assert ceiling.for_operation(figures, "inplace") == (12.0, "inplace-nt")
+    assert ceiling.for_operation(figures, "out") == (6.0, "out-fresh")
+    assert ceiling.for_operation(figures, "derivative") == (6.0, "out-fresh")
+    assert ceiling.for_operation({}, "backward") is None
+
+
+def test_a_plot_has_log_axes_the_ceilings_of_each_operation_and_its_legend_outside(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
     result = {"machine": "test", "date": "today", "rows": [
         {"op": op, "dtype": "float64", "n": n, "contender": name, "gbps": g}
-        for op in ("inplace", "backward") for n in (10, 100) for name, g in (("lrelu", 3.0), ("listing", 1.0))]}
-    ceilings = {"float64": {"inplace": 7.0, "out-fresh": 5.0, "backward": 8.0}}
+        for op in ("inplace", "backward") for n in (10, 100) for name, g in (("lrelu", 3.0), ("listing", 1.0))],
+        "ceiling": {"gbps": {"1": {"float64": {"inplace": 7.0, "inplace-nt": 7.5, "backward": 8.0}},
+                             "2": {"float64": {"inplace": 9.0, "backward": 10.0, "backward-nt": None}}},
+                    "tool": {"gbps": {"float64": {"inplace": 6.0}}}}}
     drawn = []
     savefig = Figure.savefig
 
-    def capture(fig, *args, **kwargs):   # what each panel holds: its title, each line's height
-        drawn.extend((ax.get_title(), sorted(line.get_ydata()[0] for line in ax.get_lines())) for ax in fig.axes)
+    def capture(fig, *args, **kwargs):   # what each panel holds, and where the legends are
+        drawn.extend((ax.get_title(), ax.get_yscale(), sorted(line.get_ydata()[0] for line in ax.get_lines()),
+                      ax.get_legend()) for ax in fig.axes)
+        drawn.append(len(fig.legends))
         return savefig(fig, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", capture)
-    _plot.plot(result, tmp_path / "p.png", ceilings)
+    plot.plot(result, tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes().startswith(PNG_SIGNATURE)
-    assert drawn == [("inplace, float64", [1.0, 3.0, 7.0]), ("backward, float64", [1.0, 3.0, 8.0])]
+    assert drawn == [("inplace, float64", "log", [1.0, 3.0, 6.0, 7.5, 9.0], None),
+                     ("backward, float64", "log", [1.0, 3.0, 8.0, 10.0], None), 1]

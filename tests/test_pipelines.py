@@ -39,6 +39,104 @@ def test_pandas_dataframe_comes_back_a_dataframe_with_its_index_and_columns():
     assert_same(grad.to_numpy(), reference.backward(np.ones_like(values), values))
 
 
+def _no_nan(n):
+    """sample()'s values with its NaN made 0.5: pandas' nullable arrays read NaN as missing."""
+    values = sample((n,), np.float64)
+    values[np.isnan(values)] = 0.5
+    return values
+
+
+def _nullable(pd, values, dtype, missing):
+    """values as a pandas Series of dtype, with pd.NA where missing is True."""
+    return pd.Series(pd.array([pd.NA if m else v for v, m in zip(values.tolist(), missing)],
+                              dtype=dtype), name="h")
+
+
+FUNCTIONS = {
+    "leaky_relu": lambda x, alpha: lrelu.leaky_relu(x, alpha),
+    "leaky_relu_derivative": lambda x, alpha: lrelu.leaky_relu_derivative(x, alpha),
+    "leaky_relu_backward": lambda x, alpha: lrelu.leaky_relu_backward(np.full(np.shape(x), 1.5), x, alpha),
+}
+
+
+def _reference(function, x, alpha):
+    if function == "leaky_relu":
+        return reference.lrelu(x, alpha)
+    if function == "leaky_relu_derivative":
+        return reference.der_lrelu_typed(x, alpha)
+    return reference.backward(np.full_like(x, 1.5), x, alpha)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_nullable_series_keeps_its_missing_values_missing(function):
+    pd = pytest.importorskip("pandas")
+    values = _no_nan(30)
+    missing = np.arange(30) % 4 == 1
+    s = _nullable(pd, values, "Float64", missing)
+    result = FUNCTIONS[function](s, 0.2)
+    assert isinstance(result, pd.Series) and result.dtype == "Float64"
+    assert np.array_equal(result.isna().to_numpy(), missing)
+    expected = _reference(function, values, 0.2)
+    assert_same(result[~missing].to_numpy(dtype=np.float64, na_value=np.nan), expected[~missing])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_pyarrow_series_with_missing_values_is_refused_by_name(function):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    s = _nullable(pd, _no_nan(10), "float64[pyarrow]", np.arange(10) == 3)
+    with pytest.raises(ValueError, match=rf"{function}: x holds missing values \(<NA>\) in a "
+                                         r"pyarrow-backed Series \(double\[pyarrow\]\).*"
+                                         r"x\.astype\('Float64'\)"):
+        FUNCTIONS[function](s, 0.2)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_pyarrow_series_without_missing_values_matches_the_listing(function):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    values = _no_nan(10)
+    s = pd.Series(values, dtype="float64[pyarrow]")
+    result = FUNCTIONS[function](s, 0.2)
+    assert isinstance(result, pd.Series)
+    assert_same(result.to_numpy(dtype=np.float64), _reference(function, values, 0.2))
+
+
+def test_a_pyarrow_alpha_with_missing_values_is_refused_by_name():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    alpha = pd.Series([0.1, None, 0.2], dtype="float64[pyarrow]")
+    with pytest.raises(ValueError, match=r"leaky_relu: alpha holds missing values \(<NA>\)"):
+        lrelu.leaky_relu(np.array([-1.0, -2.0, 3.0]), alpha)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("dtype", ["Float64", "float64[pyarrow]"])
+def test_a_dataframe_with_nullable_or_pyarrow_columns_is_refused_by_name(function, dtype):
+    pd = pytest.importorskip("pandas")
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    values = _no_nan(6)
+    df = pd.DataFrame({"a": _nullable(pd, values, dtype, np.arange(6) == 1),
+                       "b": values, "c": _nullable(pd, values, dtype, np.zeros(6, bool))})
+    with pytest.raises(TypeError, match=rf"{function}: x is a DataFrame with nullable or pyarrow "
+                                        r"columns \(a, c\).*Call lrelu on each column"):
+        FUNCTIONS[function](df, 0.2)
+
+
+def test_each_column_of_a_nullable_dataframe_keeps_its_missing_values_missing():
+    # What the refusal above tells a user to do.
+    pd = pytest.importorskip("pandas")
+    values = _no_nan(6)
+    missing = np.arange(6) == 1
+    df = pd.DataFrame({"a": _nullable(pd, values, "Float64", missing)})
+    result = df.apply(lambda column: lrelu.leaky_relu_derivative(column, 0.2))
+    assert result["a"].dtype == "Float64"
+    assert np.array_equal(result["a"].isna().to_numpy(), missing)
+    assert_same(result["a"][~missing].to_numpy(dtype=np.float64),
+                reference.der_lrelu_typed(values, 0.2)[~missing])
+
+
 # ---- xarray ----------------------------------------------------------------------------------
 
 def test_xarray_dataarray_keeps_dims_coords_and_name():
@@ -82,6 +180,58 @@ def test_dask_array_stays_lazy_until_computed():
     assert computed == []
     assert_same(y.compute(), reference.lrelu(values, 0.2))
     assert sum(computed) == values.size
+
+
+def _counted_dask_alpha(values, chunks, runs):
+    """values as a dask array whose every block appends to runs when it is computed."""
+    da = pytest.importorskip("dask.array")
+
+    def load(block):
+        runs.append(len(block))
+        return block
+
+    return da.from_array(values, chunks=chunks).map_blocks(load, meta=np.empty(0, values.dtype))
+
+
+@pytest.mark.parametrize("function", ["leaky_relu", "leaky_relu_derivative", "leaky_relu_backward"])
+def test_a_dask_alpha_is_computed_once_at_compute_and_not_by_the_call(function):
+    da = pytest.importorskip("dask.array")
+    values = sample((4_000,), np.float64)
+    slopes = np.random.default_rng(1).uniform(0.0, 0.5, values.size)
+    runs = []
+    alpha = _counted_dask_alpha(slopes, 1_000, runs)
+    x = da.from_array(values, chunks=1_000)
+    if function == "leaky_relu_backward":
+        grad = np.random.default_rng(2).standard_normal(values.size)
+        y = lrelu.leaky_relu_backward(da.from_array(grad, chunks=1_000), x, alpha)
+        expected = reference.backward(grad, values, slopes)
+    else:
+        y = getattr(lrelu, function)(x, alpha)
+        expected = (reference.lrelu if function == "leaky_relu" else reference.der_lrelu_typed)(values, slopes)
+    assert runs == [], "the call computed alpha"
+    assert_same(y.compute(), expected)
+    assert sorted(runs) == [1_000] * 4, "each block of alpha must be computed exactly once"
+
+
+def test_a_dask_alpha_of_a_wrong_dtype_is_refused_by_its_dtype_without_computing_it():
+    da = pytest.importorskip("dask.array")
+    runs = []
+    alpha = _counted_dask_alpha(np.full(10, 0.1 + 0j), 5, runs)
+    with pytest.raises(TypeError, match=r"leaky_relu: alpha must be a real number or an array of "
+                                        r"them, got Array of dtype complex128"):
+        lrelu.leaky_relu(da.ones(10, chunks=5), alpha)
+    assert runs == []
+
+
+def test_a_nan_inside_a_lazy_alpha_gives_what_the_listing_gives():
+    # lrelu cannot look inside a lazy alpha without computing it, so a NaN there is not refused:
+    # it reaches the ufunc, which computes what the listing computes with it.
+    da = pytest.importorskip("dask.array")
+    values = sample((8,), np.float64)
+    slopes = np.array([0.1, np.nan, 0.2, np.inf, 0.1, np.nan, -np.inf, 0.3])
+    alpha = da.from_array(slopes, chunks=4)
+    assert_same(lrelu.leaky_relu(da.from_array(values, chunks=4), alpha).compute(),
+                reference.lrelu(values, slopes))
 
 
 def test_dask_on_a_local_cluster_of_processes_computes_right():
@@ -133,6 +283,70 @@ def test_torch_strided_view_transformed_in_place_leaves_the_rest_alone():
     expected = base.copy()
     expected[:, ::3] = reference.lrelu(base[:, ::3])
     assert_same(t.numpy(), expected)
+
+
+@pytest.mark.filterwarnings("error")          # NumPy 2 warns calling torch's __array_wrap__
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_tensor_passed_directly_gives_a_new_tensor_and_no_warning(function):
+    torch = pytest.importorskip("torch")
+    values = sample((40,), np.float32)
+    t = torch.from_numpy(values.copy())
+    if function == "leaky_relu_backward":
+        result = lrelu.leaky_relu_backward(torch.full_like(t, 1.5), t, 0.2)
+    else:
+        result = FUNCTIONS[function](t, 0.2)
+    assert isinstance(result, torch.Tensor) and result.dtype == torch.float32
+    assert result.data_ptr() != t.data_ptr()
+    assert_same(t.numpy(), values)                      # t itself is untouched
+    assert_same(result.numpy(), _reference(function, values, 0.2))
+
+
+def test_a_tensor_x_with_out_writes_into_out_and_returns_it():
+    torch = pytest.importorskip("torch")
+    values = sample((12,), np.float64)
+    out = np.empty(12)
+    assert lrelu.leaky_relu(torch.from_numpy(values), 0.2, out=out) is out
+    assert_same(out, reference.lrelu(values, 0.2))
+
+
+def test_a_tensor_alpha_beside_a_numpy_x_gives_a_numpy_array():
+    torch = pytest.importorskip("torch")
+    values = sample((3, 4), np.float64)
+    slopes = np.array([0.1, 0.2, 0.3, 0.4])
+    result = lrelu.leaky_relu(values, torch.from_numpy(slopes))
+    assert type(result) is np.ndarray
+    assert_same(result, reference.lrelu(values, slopes))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu_", "leaky_relu_derivative_"])
+def test_in_place_on_a_tensor_points_at_t_numpy(name):
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([-1.0, 2.0])
+    with pytest.raises(TypeError, match=rf"{name} works in place on a NumPy array, got a torch "
+                                        r"tensor of dtype torch.float32; pass x.numpy\(\), which "
+                                        r"shares the tensor's memory"):
+        getattr(lrelu, name)(t)
+    assert t.tolist() == [-1.0, 2.0]
+
+
+@pytest.mark.parametrize("call, label", [
+    (lambda t: lrelu.leaky_relu(t), "x"),
+    (lambda t: lrelu.leaky_relu_derivative(t), "x"),
+    (lambda t: lrelu.leaky_relu_backward(t, t), "grad"),
+    (lambda t: lrelu.leaky_relu(np.ones(2), t), "alpha")],
+    ids=["leaky_relu x", "leaky_relu_derivative x", "leaky_relu_backward grad", "leaky_relu alpha"])
+def test_a_bfloat16_tensor_gets_told_to_convert_it(call, label):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=rf"{label} is a torch tensor of dtype torch.bfloat16, which "
+                                        rf"NumPy has no type for; convert it first: {label}\.float\(\)"):
+        call(torch.tensor([-1.0, 0.5], dtype=torch.bfloat16))
+
+
+def test_a_bfloat16_tensor_in_place_gets_told_what_works():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"leaky_relu_ cannot change a torch.bfloat16 tensor in "
+                                        r"place: NumPy has no bfloat16 type; leaky_relu\(x.float\(\)\)"):
+        lrelu.leaky_relu_(torch.tensor([-1.0, 0.5], dtype=torch.bfloat16))
 
 
 def test_torch_dataloader_fork_workers_after_a_parallel_run_in_the_parent():

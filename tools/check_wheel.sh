@@ -2,9 +2,16 @@
 # What the cibuildwheel jobs do, done here without containers (issue #4):
 #   1. export the committed tree and build the sdist, then the wheel from that sdist;
 #   2. repair the wheel with auditwheel to a manylinux tag, with libgomp inside it;
-#   3. install it in a fresh venv and run the whole suite against it, outside the source tree;
-#   4. run the suite again on the same wheel under NumPy 1.26 (it was built against NumPy 2);
-#   5. build a wheel from the sdist with LRELU_OPENMP=0 and run the whole suite on it.
+#   3. install it in a fresh venv with exactly what cibuildwheel's test step installs
+#      ([tool.cibuildwheel] test-requires) and run the whole suite against it, outside the
+#      source tree: tests that need an optional package must skip there, not fail;
+#   4. run the suite again on the same wheel in a venv with the whole test extra under NumPy
+#      1.26 (it was built against NumPy 2): the pipelines on NumPy 1.x and pandas 2, the
+#      Cython API and stubs from the installed wheel, torch's OpenMP runtime beside the one
+#      bundled in the wheel; nothing else runs those (the README's Quick start, which CI runs,
+#      has the test extra with NumPy 2 on a source install);
+#   5. build a wheel from the sdist with LRELU_OPENMP=0 and run the whole suite on it, again
+#      with only cibuildwheel's test-requires.
 # PYTHON picks the interpreter (default python3; NumPy 1.26 needs 3.10 to 3.12).
 set -euo pipefail
 
@@ -21,10 +28,27 @@ fail() { echo "check_wheel: FAILED: $*" >&2; exit 1; }
 "$python" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' ||
     fail "$("$python" -V) cannot run NumPy 1.26 (step 4); set PYTHON to a Python 3.10 to 3.12"
 
-# A venv with the wheel and the test extra installed; $2 is the wheel file.
+# [tool.cibuildwheel] test-requires of the exported pyproject.toml, one a line: read from it,
+# so that this check and the wheel jobs cannot drift apart.
+test_requires() {
+    "$work/tools/bin/python" - "$work/src/pyproject.toml" <<'EOF'
+import sys
+try:
+    import tomllib
+except ImportError:             # Python 3.10: tomli, which `build` needs there anyway
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as f:
+    print("\n".join(tomllib.load(f)["tool"]["cibuildwheel"]["test-requires"]))
+EOF
+}
+
+# A venv with the wheel $2 and exactly cibuildwheel's test-requires, nothing more.
 make_test_venv() {
+    local requires
+    mapfile -t requires < <(test_requires)
+    [ "${#requires[@]}" -gt 0 ] || fail "no [tool.cibuildwheel] test-requires in pyproject.toml"
     "$python" -m venv "$1"
-    "$1/bin/python" -m pip install -q --disable-pip-version-check "$2[test]"
+    "$1/bin/python" -m pip install -q --disable-pip-version-check "$2" "${requires[@]}"
 }
 
 # The suite in $work/run, which holds tests/, the pytest config and the README (for the typing
@@ -70,11 +94,12 @@ grep -q -- '-fopenmp' "$work/build.log" || fail "the default build did not use O
 # every tracked package file is in the wheel.
 tar -tzf "$sdist" | sed 's|^[^/]*/||' | sort > "$work/sdist.txt"
 "$work/tools/bin/python" -m zipfile -l "$wheel" | awk 'NR > 1 {print $1}' | sort > "$work/wheel.txt"
-git -C "$repo" ls-tree -r --name-only HEAD -- lrelu tests setup.py pyproject.toml MANIFEST.in README.md LICENSE |
+git -C "$repo" ls-tree -r --name-only HEAD -- lrelu src tests setup.py pyproject.toml MANIFEST.in README.md LICENSE |
     sort > "$work/tracked.txt"
 missing=$(comm -23 "$work/tracked.txt" "$work/sdist.txt")
 [ -z "$missing" ] || fail "missing from the sdist: $missing"
-! grep -E '\.c$|_build_info\.py$' "$work/sdist.txt" || fail "generated files in the sdist"
+# (src/ holds the hand-written C the extensions compile; lrelu/*.c is what Cython generates.)
+! grep -E '^lrelu/.*\.c$|_build_info\.py$' "$work/sdist.txt" || fail "generated files in the sdist"
 missing=$(grep '^lrelu/' "$work/tracked.txt" | comm -23 - "$work/wheel.txt")
 [ -z "$missing" ] || fail "missing from the wheel: $missing"
 ! grep -E '\.c$' "$work/wheel.txt" || fail "generated C in the wheel"
@@ -99,7 +124,7 @@ esac
 contents=$("$work/tools/bin/python" -m zipfile -l "$repaired")
 grep -q 'lrelu\.libs/libgomp' <<<"$contents" || fail "libgomp is not bundled in $(basename "$repaired")"
 
-step "3. fresh venv, the repaired wheel, the whole suite"
+step "3. fresh venv, the repaired wheel and cibuildwheel's test-requires ($(test_requires | paste -sd ' ')), the whole suite"
 make_test_venv "$work/venv" "$repaired"
 # The extension must load the libgomp inside the wheel, not the system's.
 libs=$(ldd "$("$work/venv/bin/python" -c 'import lrelu._threads as m; print(m.__file__)')")
@@ -107,12 +132,14 @@ grep 'libgomp' <<<"$libs"
 grep -q 'lrelu\.libs/libgomp' <<<"$libs" || fail "the installed extension does not use the bundled libgomp"
 run_suite "$work/venv" True 2.
 
-step "4. the same wheel under NumPy 1.26"
-# pandas 3 needs NumPy >= 2; pandas 2.x is the newest that runs on 1.26, so the pipeline
-# tests keep running here (xarray follows pandas).
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary numpy,pandas \
-    "numpy==1.26.*" "pandas<3"
-run_suite "$work/venv" True 1.26.
+step "4. the same wheel with the whole test extra, under NumPy 1.26"
+# pandas 3 needs NumPy >= 2, and so does pyarrow 26 (20 was tried and runs on 1.26): older
+# ones that run on 1.26, so the pipeline tests keep running here (xarray follows pandas).
+"$python" -m venv "$work/full-venv"
+"$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check "$repaired[test]"
+"$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --only-binary numpy,pandas,pyarrow "numpy==1.26.*" "pandas<3" "pyarrow<21"
+run_suite "$work/full-venv" True 1.26.
 
 step "5. LRELU_OPENMP=0: the serial build, from the sdist"
 wait "$serial_build" || { tail -n 60 "$work/serial.log"; fail "the LRELU_OPENMP=0 build"; }

@@ -29,7 +29,8 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir "$work/src" "$work/logs"
 tar -C "$root" --exclude=./.git --exclude='./.venv*' --exclude=./build --exclude='*.so' \
-    --exclude='./lrelu/*.c' --exclude=./lrelu/_build_info.py -cf - . | tar -C "$work/src" -xf -
+    --exclude='./lrelu/*.c' --exclude='./lrelu/cli/*.c' --exclude=./lrelu/_build_info.py -cf - . |
+    tar -C "$work/src" -xf -
 
 python3 -m venv "$work/venv"
 # shellcheck disable=SC1091
@@ -47,7 +48,7 @@ CC="$cc $flags" python -m pip install -q --no-cache-dir "$work/src[test]"
 
 # A build that silently lost the flags (or OpenMP) would pass every test and prove nothing.
 site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
-for so in "$site"/lrelu/*.so; do
+for so in "$site"/lrelu/*.so "$site"/lrelu/cli/*.so; do
     symbols=$(nm -D "$so")
     grep -q __asan_report_ <<<"$symbols" && grep -q __ubsan_handle_ <<<"$symbols" || {
         echo "sanitize.sh: $so is not instrumented"; exit 1; }
@@ -75,8 +76,8 @@ run_tests "the whole default suite" "" "$work/src/tests"
 # The portable loop that CPUs without AVX2 get (the run above takes the AVX2 one where the CPU
 # has it). Only the files that drive the contiguous loops: all would double the run time.
 tests=$work/src/tests
-run_tests "LRELU_SIMD=baseline" LRELU_SIMD=baseline "$tests/test_forward.py" \
-    "$tests/test_derivative.py" "$tests/test_backward.py" "$tests/test_inplace.py" "$tests/test_ufunc.py"
+run_tests "LRELU_SIMD=baseline" LRELU_SIMD=baseline "$tests/test_elementwise.py" \
+    "$tests/test_backward.py" "$tests/test_inplace.py" "$tests/test_ufunc.py"
 errors=$(cat "$work"/logs/* 2>/dev/null | grep -cE "ERROR: AddressSanitizer|runtime error:" || true)
 echo "== sanitizers: $errors errors (tests took ${SECONDS}s)"
 if [ "$errors" -ne 0 ]; then

@@ -1,9 +1,13 @@
 """lrelu's command line: ``lrelu info | bench | apply`` (also ``python -m lrelu ...``).
 
-Exit status: 0 done; 1 bad input or a failure, reported as one line on stderr (no traceback,
-nothing left behind); 2 a malformed command line. Progress bars need tqdm and plots need
-matplotlib, both optional (``pip install 'lrelu[cli]'``): without tqdm the work runs with no
-bar; without matplotlib ``bench --plot`` stops before benchmarking, with a hint and status 1.
+Exit status: 0 done (also when the reader of stdout went away, as in ``lrelu info | head
+-1``); 1 bad input or a failure, reported as one line on stderr (no traceback, nothing left
+behind); 2 a malformed command line. Progress bars need tqdm and plots need matplotlib, both
+optional (``pip install 'lrelu[cli]'``): without tqdm the work runs with no bar; without
+matplotlib ``bench --plot`` stops before benchmarking, with a hint and status 1.
+
+The tools use only lrelu's public API (``lrelu.__all__``), and ``import lrelu`` loads none
+of them.
 """
 
 import argparse
@@ -11,8 +15,9 @@ import json
 import os
 import sys
 
-from . import _apply, _bench, _config, _plot
-from ._api import _checked_alpha
+import lrelu
+
+from . import apply, bench, ceiling, plot
 
 EXIT_ERROR = 1
 
@@ -101,19 +106,20 @@ def _alpha(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"alpha must be a real number, got {text!r}") from None
     try:
-        return _checked_alpha("lrelu apply", value)   # the API's own rule: finite
-    except ValueError as exc:
+        return apply.checked_alpha(value)
+    except apply.InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 APPLY_HELP = """\
 Transform a .npy file with Leaky ReLU (or its derivative) chunk by chunk, with memory
-bounded by --chunk-mb however large the file is. Shape, C/Fortran order and floating dtype
-are kept (integer and bool input gives float64, out of place only).
+bounded by --chunk-mb however large the file is. Shape, C/Fortran order, byte order and
+floating dtype are kept (integer and bool input gives float64, out of place only).
 
 -o OUTPUT.npy  The result goes to a hidden temporary file beside OUTPUT, is fsync'ed, and
-               only then renamed over OUTPUT: a crash leaves OUTPUT as it was (at worst a
-               stray .OUTPUT.npy.*.lrelu-tmp beside it), never half written.
+               only then renamed over OUTPUT: a crash leaves OUTPUT as it was, never half
+               written. A killed run leaves its .OUTPUT.npy.XXXXXXXX.lrelu-tmp behind; the
+               next run on OUTPUT removes it and says so.
 
 --in-place     INPUT is rewritten through a memory map. A run killed at any moment (even
                kill -9, or a power cut) and started again with the same command finishes
@@ -125,47 +131,54 @@ are kept (integer and bool input gives float64, out of place only).
                unfinished chunk from its saved bytes and goes on. The journal is removed at
                the end. A restart with a different --alpha or --derivative is refused (a
                different --chunk-mb is fine); while a journal exists, other runs on the
-               file are refused too, since its contents are partly transformed.
+               file are refused too, since its contents are partly transformed. A journal
+               that is not a regular file, or that belongs to neither you nor the owner of
+               INPUT, is refused: it could write anyone's bytes into the file.
 """
 
 
 def _parser():
     parser = _Parser(prog="lrelu", description="Leaky ReLU over NumPy arrays: f(x) = x if x >= 0 else alpha*x.",
                      epilog="Exit status: 0 done, 1 bad input or failure (one line on stderr), 2 bad usage.")
+    parser.add_argument("--version", action="version", version=f"lrelu {lrelu.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{info,bench,apply}")
 
     info = sub.add_parser("info", help="version, NumPy, OpenMP, threads, parallel threshold, compiler, SIMD",
                           description="What this build of lrelu is and how it runs here.")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
 
-    bench = sub.add_parser(
-        "bench", help="time lrelu against the document's NumPy code and the peers installed",
-        description="Time lrelu against the document's np.where listing and every installed peer "
+    bench_ = sub.add_parser(
+        "bench", help="time lrelu against the glossary entry's NumPy code and the peers installed",
+        description="Time lrelu against the glossary entry's np.where listing and every installed peer "
                     "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
-    bench.add_argument("--quick", action="store_true",
-                       help="sizes up to 1e7, in place and out of place only (well under a minute)")
-    bench.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
-    bench.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
+    bench_.add_argument("--quick", action="store_true",
+                       help="sizes up to 1e7, in place and out of place only (under a minute)")
+    bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
+    bench_.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
                        help="float32, float64 or both (default both)")
-    bench.add_argument("--threads", type=_threads, metavar="N", help="threads for lrelu and every peer")
-    bench.add_argument("--plot", metavar="FILE.png",
+    bench_.add_argument("--threads", type=_threads, metavar="N", help="threads for lrelu and every peer")
+    bench_.add_argument("--plot", metavar="FILE.png",
                        help="write a PNG of GB/s against size, a line per contender (needs matplotlib)")
-    bench.add_argument("--json", metavar="FILE", help="write the raw measurements as JSON")
-    bench.add_argument("--membw", metavar="PATH",
-                       help="a tool printing the machine's memory ceilings (`PATH N DTYPE REPS` prints "
-                            "'inplace X ms Y GB/s | out ... | out-fresh ... | backward ...'), marked on the "
-                            "plot and stored in the JSON; default: $LRELU_MEMBW, a path or a number in GB/s")
+    bench_.add_argument("--json", metavar="FILE", help="write the raw measurements as JSON")
+    bench_.add_argument("--ceiling-mb", type=lambda t: _positive("--ceiling-mb", t, float),
+                       default=ceiling.ARRAY_BYTES / 2**20, metavar="N",
+                       help="MiB per array for the built-in memory ceiling (default 128): a few times "
+                            "the last-level cache, so the arrays come from memory")
+    bench_.add_argument("--membw", metavar="PATH",
+                       help="also run your own ceiling tool (`PATH N DTYPE REPS` printing "
+                            "'inplace X ms Y GB/s | out ... | out-fresh ... | backward ...'), shown beside "
+                            "the built-in ceiling; default: $LRELU_MEMBW")
 
-    apply = sub.add_parser("apply", help="transform a .npy file of any size, chunk by chunk",
+    apply_ = sub.add_parser("apply", help="transform a .npy file of any size, chunk by chunk",
                            description=APPLY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    apply.add_argument("input", metavar="INPUT.npy")
-    where = apply.add_mutually_exclusive_group(required=True)
+    apply_.add_argument("input", metavar="INPUT.npy")
+    where = apply_.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", metavar="OUTPUT.npy", help="write the result here (atomically)")
     where.add_argument("--in-place", action="store_true", help="rewrite INPUT itself, resumably (see above)")
-    apply.add_argument("--alpha", type=_alpha, default=0.01, metavar="A",
+    apply_.add_argument("--alpha", type=_alpha, default=0.01, metavar="A",
                        help="slope for negative inputs, any finite number (default 0.01)")
-    apply.add_argument("--derivative", action="store_true", help="write f'(x) instead of f(x)")
-    apply.add_argument("--chunk-mb", type=lambda t: _positive("--chunk-mb", t, float), default=_apply.DEFAULT_CHUNK_MB,
+    apply_.add_argument("--derivative", action="store_true", help="write f'(x) instead of f(x)")
+    apply_.add_argument("--chunk-mb", type=lambda t: _positive("--chunk-mb", t, float), default=apply.DEFAULT_CHUNK_MB,
                        metavar="N",
                        help="MiB of input per chunk (default 64): memory use is about twice this")
     return parser
@@ -173,9 +186,9 @@ def _parser():
 
 def _run_info(args):
     if args.json:
-        print(json.dumps(_config.config(), indent=2))
+        print(json.dumps(lrelu.show_config(mode="dicts"), indent=2))
     else:
-        _config.show_config()
+        lrelu.show_config()
 
 
 def _check_writable(path, what):
@@ -188,56 +201,66 @@ def _check_writable(path, what):
         raise CommandError(f"{what} {path}: directory not writable")
 
 
+def _stage(progress, offset, total):
+    """progress(done, total, label) for one stage of a run whose steps are counted together."""
+    return lambda done, _, label=None: progress(offset + done, total, label)
+
+
 def _run_bench(args):
-    # Everything that can fail fast does, before a minute of benchmarking.
+    # Everything that can fail fast does, before a minute of benchmarking: the user's ceiling
+    # tool runs first of all.
     if args.plot:
-        hint = _plot.matplotlib_missing()
+        hint = plot.matplotlib_missing()
         if hint:
             raise CommandError(hint)
         _check_writable(args.plot, "--plot")
     if args.json:
         _check_writable(args.json, "--json")
+    tool = args.membw or os.environ.get("LRELU_MEMBW")
     if args.threads:
-        _bench.set_threads(args.threads)
-    sizes = args.sizes or (_bench.QUICK_SIZES if args.quick else _bench.DEFAULT_SIZES)
-    ops = ("inplace", "out") if args.quick else _bench.OPERATIONS
-    with _Progress(desc="bench", unit="run") as progress:
-        progress(0, len(sizes) * len(args.dtype) * len(ops))
-        # --quick: 11 rounds everywhere (the least the engine takes), not ~2 s per case, so
-        # the whole run stays well under a minute.
-        result = _bench.run(sizes, args.dtype, ops, progress=progress,
-                            rounds=11 if args.quick else None)
-    print(_bench.format_report(result))
-
-    ceilings = None
-    if args.plot or args.json:
+        bench.set_threads(args.threads)
+    threads = lrelu.get_num_threads()
+    sizes = args.sizes or (bench.QUICK_SIZES if args.quick else bench.DEFAULT_SIZES)
+    ops = ("inplace", "out") if args.quick else bench.OPERATIONS
+    array_bytes = int(args.ceiling_mb * 2**20)
+    ceiling_steps = len(args.dtype) * len(ceiling.thread_counts(threads))
+    total = ceiling_steps + len(sizes) * len(args.dtype) * len(ops)
+    found = None
+    if tool:
         try:
-            ceilings = _plot.measure_ceilings(args.dtype, args.membw, args.threads)
-        except _plot.CeilingError as exc:
-            print(f"lrelu bench: memory ceiling unknown: {exc}", file=sys.stderr)
-    if ceilings:
-        result["memory_ceiling_gbps"] = ceilings
+            found = ceiling.from_tool(tool, args.dtype, threads, array_bytes)
+        except ceiling.CeilingError as exc:
+            raise CommandError(f"--membw: {exc}") from None
+    with _Progress(desc="bench", unit="step") as progress:
+        progress(0, total)
+        measured = ceiling.builtin(args.dtype, threads, array_bytes,
+                                   repetitions=4 if args.quick else ceiling.REPETITIONS,
+                                   progress=_stage(progress, 0, total))
+        # --quick: 11 rounds everywhere (the least the timer takes by itself), not ~2 s per
+        # case, so the whole run stays under a minute.
+        result = bench.run(sizes, args.dtype, ops, progress=_stage(progress, ceiling_steps, total),
+                           rounds=11 if args.quick else None)
+    result["ceiling"] = dict(measured, **({"tool": found} if found else {}))
+    print(bench.format_report(result))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")
     if args.plot:
-        _plot.plot(result, args.plot, ceilings)
+        plot.plot(result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
 
 
 def _run_apply(args):
-    kwargs = dict(alpha=args.alpha, derivative=args.derivative, chunk_mb=args.chunk_mb)
+    kwargs = dict(alpha=args.alpha, derivative=args.derivative, chunk_mb=args.chunk_mb,
+                  notice=lambda message: print(f"lrelu apply: {message}", file=sys.stderr))
     what = "leaky_relu_derivative" if args.derivative else "leaky_relu"
     with _Progress(desc=what, unit="B", unit_scale=True, unit_divisor=1024) as progress:
         if args.in_place:
-            def resumed(done, total):
-                print(f"lrelu apply: resuming an interrupted run on {args.input}: "
-                      f"{done} of {total} bytes were done", file=sys.stderr)
-            dtype, shape = _apply.apply_in_place(args.input, progress=progress, resumed=resumed, **kwargs)
+            dtype, shape = apply.apply_in_place(args.input, progress=progress, **kwargs)
             target = args.input
         else:
-            dtype, shape = _apply.apply_to_new_file(args.input, args.output, progress=progress, **kwargs)
+            dtype, shape = apply.apply_to_new_file(args.input, args.output, progress=progress, **kwargs)
             target = args.output
     print(f"{target}: {what}(alpha={args.alpha!r}) of {args.input}, {dtype} {shape}")
 
@@ -263,11 +286,23 @@ def _attach_negative_values(argv):
     return joined
 
 
+def _quiet_stdout():
+    """The reader of stdout went away (`lrelu info | head -1`): send what is still buffered,
+    and Python's own flush at exit, to /dev/null, so nothing complains about it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv=None):
     args = _parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         {"info": _run_info, "bench": _run_bench, "apply": _run_apply}[args.command](args)
-    except (CommandError, _apply.InputError) as exc:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except (CommandError, apply.InputError) as exc:
         print(f"lrelu {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:

@@ -19,23 +19,39 @@ everything before the journal's chunk is done, everything after it is untouched,
 journal's chunk is in an unknown state but its original bytes are saved. A restart recomputes
 that chunk from the saved bytes (which gives the same bits however far the killed run got),
 flushes, and goes on. The journal is deleted once the last chunk is flushed.
+
+A journal is trusted only if it is what this module writes: a regular file (not a symbolic
+link, a FIFO, a device), owned by the user running apply or by the data file's owner.
+Otherwise anyone who can create a file in the directory (a shared one, with the sticky bit)
+could plant a journal with a valid CRC whose bytes a resume would write into the data.
+
+Temporary files (the output's, each journal's) are created by mkstemp, which opens with
+O_EXCL and, where it exists, O_NOFOLLOW, so a name planted in advance, symbolic link or not,
+is never written through. They are named ``.NAME.XXXXXXXX.lrelu-tmp`` beside NAME and locked
+while written; one with that name that nobody holds locked was left by a killed run, and the
+next run on NAME removes it (remove_stale_temps).
+
+``checkpoint(point, chunk)``, if given, is called at each moment a kill would leave a
+different state on disk ("written", "journal-half-written", "journal-written",
+"transformed", "flushed"); the kill-and-resume tests stop a run there and SIGKILL it.
 """
 
 import contextlib
 import json
 import mmap
 import os
+import re
+import stat
 import struct
-import sys
 import tempfile
-import time
 import zlib
 
 import numpy as np
 
-from . import _api
+import lrelu
 
 JOURNAL_SUFFIX = ".lrelu-journal"
+TEMP_SUFFIX = ".lrelu-tmp"
 _JOURNAL_MAGIC = b"LRELU-JOURNAL 1\n"
 DEFAULT_CHUNK_MB = 64
 
@@ -43,6 +59,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, journal still protects
     fcntl = None  # type: ignore[assignment]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)     # Windows has no symbolic-link flag to give
 
 
 class InputError(Exception):
@@ -103,17 +121,73 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
+def _temp_name(final):
+    """A pattern matching only the names mkstemp gives final's temporaries here."""
+    return re.compile(re.escape("." + os.path.basename(final) + ".") + "[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+
+
+def _new_temp(final):
+    """(fd, path) of a new temporary beside final, created exclusively and locked."""
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(final)),
+                                   prefix="." + os.path.basename(final) + ".", suffix=TEMP_SUFFIX)
+        if fcntl is None:  # pragma: no cover - Windows
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:    # not taken for a stale one in the instant before the lock
+            return fd, tmp
+        os.close(fd)
+
+
+def remove_stale_temps(final, notice=None):
+    """Remove the temporaries of final that killed runs left behind: files named as
+    _new_temp names them, regular, this user's, and locked by no running apply. Never anything
+    else. notice(message) for each one removed."""
+    if fcntl is None:  # pragma: no cover - Windows: without locks, a live one looks the same
+        return
+    directory = os.path.dirname(os.path.abspath(final))
+    pattern = _temp_name(final)
+    for name in sorted(os.listdir(directory)):
+        if not pattern.fullmatch(name):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue                 # gone meanwhile, a symbolic link, unreadable: not ours
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue             # a running apply is writing it
+            now = os.lstat(path)
+            if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                os.remove(path)
+                if notice:
+                    notice(f"removed {path}, a temporary file an interrupted run left behind")
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
-def _replace_whole(final, tmp, fd=None):
-    """Yield a binary file writing tmp (or the open descriptor fd of it). When the block ends
-    well, tmp is fsync'ed, renamed over final and the directory fsync'ed, so final is the old
-    file or the whole new one even after a crash or power cut; otherwise tmp is removed."""
+def _replace_whole(final, temp=None):
+    """Yield a binary file writing a new temporary beside final (or temp, an (fd, path) from
+    _new_temp(final)). When the block ends well, the temporary is fsync'ed, renamed over final
+    and the directory fsync'ed, so final is the old file or the whole new one even after a
+    crash or power cut; otherwise the temporary is removed."""
+    fd, tmp = temp or _new_temp(final)
     try:
-        with open(tmp if fd is None else fd, "wb") as f:
+        with open(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
+            if fcntl is not None:
+                os.replace(tmp, final)      # still locked, so never taken for a stale one
+        if fcntl is None:  # pragma: no cover - Windows cannot rename an open file
+            os.replace(tmp, final)
     except BaseException:
         try:
             os.remove(tmp)
@@ -163,41 +237,46 @@ def _close(mm):
 
 
 def _transform(values, alpha, derivative, out):
-    fn = _api.leaky_relu_derivative if derivative else _api.leaky_relu
+    fn = lrelu.leaky_relu_derivative if derivative else lrelu.leaky_relu
     return fn(values, alpha, out=out)
 
 
-def _test_hook(point, chunk):
-    """Test-only: with LRELU_APPLY_TEST_PAUSE=POINT:CHUNK, announce on stderr and stop at
-    that point of that chunk, so a test can SIGKILL this process at a known moment.
-    LRELU_APPLY_TEST_DELAY=SECONDS sleeps in every chunk, to make a timed kill land mid-job."""
-    delay = os.environ.get("LRELU_APPLY_TEST_DELAY")
-    if delay and point in ("transformed", "written"):
-        time.sleep(float(delay))
-    pause = os.environ.get("LRELU_APPLY_TEST_PAUSE")
-    if pause and pause == f"{point}:{chunk}":
-        print(f"lrelu-test-paused {point} {chunk}", file=sys.stderr, flush=True)
-        time.sleep(3600)
+def _no_checkpoint(point, chunk):
+    pass
+
+
+def checked_alpha(alpha):
+    """alpha if lrelu takes it (any finite real number), else InputError: lrelu.leaky_relu's
+    own check, run on an empty array before any file is touched."""
+    try:
+        lrelu.leaky_relu(np.zeros(0), alpha)
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc).split(": ", 1)[-1]) from None
+    return alpha
 
 
 def output_dtype(dtype, alpha):
-    """The dtype lrelu gives for this input dtype and alpha (float64 for integers)."""
-    return _api.leaky_relu(np.zeros(0, dtype), alpha).dtype
+    """The dtype lrelu gives for this input dtype and alpha (float64 for integers), in the
+    input's byte order: a big-endian file gives a big-endian file."""
+    result = lrelu.leaky_relu(np.zeros(0, dtype), alpha).dtype
+    return result.newbyteorder(dtype.byteorder) if dtype.byteorder in "<>" else result
 
 
 def _check_no_journal(path):
     jpath = journal_path(path)
-    if os.path.exists(jpath):
+    if os.path.lexists(jpath):
         raise InputError(f"{path}: an in-place run on this file was interrupted and its journal "
                          f"{jpath} is still there, so the file is partly transformed; run the same "
                          f"`lrelu apply {path} --in-place ...` again to finish it")
 
 
 def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB,
-                      progress=None):
-    """Write f(INPUT) to OUTPUT, atomically. progress(done_bytes, total_bytes) after each chunk.
-    Returns (output dtype, shape)."""
-    _api._checked_alpha("lrelu apply", alpha)
+                      progress=None, notice=None, checkpoint=None):
+    """Write f(INPUT) to OUTPUT, atomically. progress(done_bytes, total_bytes) after each chunk;
+    notice(message) for what the user should know (a stale temporary removed). Returns
+    (output dtype, shape)."""
+    checked_alpha(alpha)
+    checkpoint = checkpoint or _no_checkpoint
     dtype, shape, fortran_order, offset = _read_header(path)
     _check_no_journal(path)
     out_dtype = output_dtype(dtype, alpha)
@@ -207,13 +286,12 @@ def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAU
     output = os.fspath(output)
     if os.path.isdir(output):
         raise InputError(f"{output}: is a directory; give a file name for the output")
-    directory = os.path.dirname(os.path.abspath(output))
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(output) + ".",
-                                   suffix=".lrelu-tmp")
+        remove_stale_temps(output, notice)
+        temp = _new_temp(output)
     except OSError as exc:
         raise InputError(f"{output}: cannot write there ({exc.strerror or exc})") from None
-    with _replace_whole(output, tmp, fd) as dst, open(path, "rb") as src:
+    with _replace_whole(output, temp) as dst, open(path, "rb") as src:
         _lock(src, path, exclusive=False)
         header = {"descr": np.lib.format.dtype_to_descr(out_dtype), "fortran_order": fortran_order,
                   "shape": shape}
@@ -230,7 +308,7 @@ def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAU
                     stop = min(start + chunk, n)
                     result = _transform(values[start:stop], alpha, derivative, buffer[:stop - start])
                     dst.write(result.view(np.uint8).data)
-                    _test_hook("written", start // chunk)
+                    checkpoint("written", start // chunk)
                     _release(mm, offset + start * dtype.itemsize, offset + stop * dtype.itemsize, flush=False)
                     if progress:
                         progress(stop * dtype.itemsize, n * dtype.itemsize)
@@ -249,20 +327,46 @@ def apply_to_new_file(path, output, alpha=0.01, derivative=False, chunk_mb=DEFAU
 # fsync, rename, fsync the directory), so a reader sees the old journal or the new one; the
 # CRC catches a journal damaged some other way.
 
-def _write_journal(jpath, state, saved, chunk_index):
+def _write_journal(jpath, state, saved, chunk_index, checkpoint):
     body = json.dumps(state, sort_keys=True).encode()
     head = _JOURNAL_MAGIC + struct.pack("<Q", len(body)) + body + struct.pack("<Q", saved.nbytes)
     crc = zlib.crc32(saved, zlib.crc32(head))
-    with _replace_whole(jpath, jpath + ".tmp") as f:
+    with _replace_whole(jpath) as f:
         f.write(head)
-        _test_hook("journal-half-written", chunk_index)
+        checkpoint("journal-half-written", chunk_index)
         f.write(saved)
         f.write(struct.pack("<I", crc))
 
 
-def _read_journal(jpath):
-    with open(jpath, "rb") as f:
-        data = f.read()
+def _read_trusted(jpath, data_file):
+    """The journal's bytes, if it can be trusted (see the module docstring); else InputError."""
+    distrust = (f"it could write anyone's bytes into {data_file}, so it is not used: find out "
+                "who made it, then remove it and run again")
+    try:
+        seen = os.lstat(jpath)
+        if stat.S_ISLNK(seen.st_mode):
+            raise InputError(f"{jpath}: the journal is a symbolic link, which lrelu never makes; {distrust}")
+        # O_NOFOLLOW and O_NONBLOCK: what is opened cannot be a link swapped in since, and a
+        # FIFO cannot block the open.
+        fd = os.open(jpath, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{jpath}: cannot read the journal ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino):
+            raise InputError(f"{jpath}: the journal is not a regular file; {distrust}")
+        if hasattr(os, "geteuid") and st.st_uid not in (os.geteuid(), os.stat(data_file).st_uid):
+            raise InputError(f"{jpath}: the journal belongs to user id {st.st_uid}, neither you nor the "
+                             f"owner of {data_file}; {distrust}")
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as f:
+        return f.read()
+
+
+def _read_journal(jpath, data_file):
+    data = _read_trusted(jpath, data_file)
     damaged = InputError(f"{jpath}: the journal is damaged, so it is unknown which part of the file "
                          "was transformed; restore the file from a backup and delete the journal")
     magic_len = len(_JOURNAL_MAGIC)
@@ -300,11 +404,13 @@ def _mismatch(path, journal_params, params):
 
 
 def apply_in_place(path, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB, progress=None,
-                   resumed=None):
+                   notice=None, checkpoint=None):
     """Transform the .npy file at path in place, resumably (see the module docstring).
-    progress(done_bytes, total_bytes) after each chunk; resumed(done_bytes, total_bytes) once
-    if an interrupted run is being finished. Returns (dtype, shape)."""
-    _api._checked_alpha("lrelu apply", alpha)
+    progress(done_bytes, total_bytes) after each chunk; notice(message) for what the user
+    should know (an interrupted run resumed, a stale temporary removed). Returns (dtype, shape)."""
+    checked_alpha(alpha)
+    notice = notice or (lambda message: None)
+    checkpoint = checkpoint or _no_checkpoint
     dtype, shape, fortran_order, offset = _read_header(path)
     if dtype.kind != "f":
         raise InputError(f"{path}: --in-place needs a floating-point file, this one is {dtype}; "
@@ -320,14 +426,13 @@ def apply_in_place(path, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB
     with f:
         _lock(f, path, exclusive=True)
         journal = None
-        if os.path.exists(jpath):
-            journal = _read_journal(jpath)
+        if os.path.lexists(jpath):
+            journal = _read_journal(jpath, path)
             if journal[0]["params"] != params:
                 raise _mismatch(path, journal[0]["params"], params)
         elif not os.access(os.path.dirname(os.path.abspath(jpath)), os.W_OK):
             raise InputError(f"{path}: cannot create the journal {jpath} beside it (directory not writable)")
-        if os.path.exists(jpath + ".tmp"):
-            os.remove(jpath + ".tmp")          # a journal update that a kill cut short
+        remove_stale_temps(jpath, notice)      # journal updates that a kill cut short
         if n == 0:
             if journal is not None:
                 os.remove(jpath)
@@ -340,8 +445,8 @@ def apply_in_place(path, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB
             if journal is not None:
                 state, saved = journal
                 start, count = state["start"], state["count"]
-                if resumed:
-                    resumed(start * itemsize, n * itemsize)
+                notice(f"resuming an interrupted run on {path}: {start * itemsize} of {n * itemsize} "
+                       "bytes were done")
                 # Redo: the chunk may be untouched, half or fully transformed; recomputing it
                 # from its saved original bytes gives the right bits in every case.
                 original = np.frombuffer(saved, dtype=dtype, count=count)
@@ -357,16 +462,16 @@ def apply_in_place(path, alpha=0.01, derivative=False, chunk_mb=DEFAULT_CHUNK_MB
                 # Durable before the chunk is touched; it also records that all before it is done.
                 try:
                     _write_journal(jpath, {"params": params, "start": done, "count": stop - done},
-                                   saved[:stop - done].view(np.uint8), k)
+                                   saved[:stop - done].view(np.uint8), k, checkpoint)
                 except OSError as exc:
                     raise InputError(f"{path}: cannot write the journal {jpath} ({exc.strerror or exc}); "
                                      f"{done * itemsize} of {n * itemsize} data bytes are done, and the "
                                      "same command finishes the job once that is fixed") from None
-                _test_hook("journal-written", k)
+                checkpoint("journal-written", k)
                 _transform(values[done:stop], alpha, derivative, values[done:stop])
-                _test_hook("transformed", k)
+                checkpoint("transformed", k)
                 _release(mm, offset + done * itemsize, offset + stop * itemsize, flush=True)
-                _test_hook("flushed", k)
+                checkpoint("flushed", k)
                 done = stop
                 if progress:
                     progress(done * itemsize, n * itemsize)

@@ -1,4 +1,6 @@
-"""leaky_relu(x) equals listing 1, np.where(x >= 0.0, x, alpha * x), value for value."""
+"""leaky_relu(x) equals listing 1, np.where(x >= 0.0, x, alpha * x), and
+leaky_relu_derivative(x) equals listing 2, np.where(x >= 0.0, 1.0, alpha), in the dtype listing
+1 gives; value for value, for every dtype, layout, alpha and thread count."""
 
 import numpy as np
 import pytest
@@ -9,51 +11,59 @@ from lrelu import reference
 from helpers import (ALPHAS, FLOAT_DTYPES, INTEGER_DTYPES, SPECIALS, assert_same,
                       parallel_threshold_elements, sample)
 
+# name -> (function, its in-place form, the listing it must equal)
+FUNCTIONS = {
+    "leaky_relu": (lrelu.leaky_relu, lrelu.leaky_relu_, reference.lrelu),
+    "leaky_relu_derivative": (lrelu.leaky_relu_derivative, lrelu.leaky_relu_derivative_,
+                              reference.der_lrelu_typed),
+}
+
+
+@pytest.fixture(params=list(FUNCTIONS))
+def fn(request):
+    return FUNCTIONS[request.param]
+
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES + INTEGER_DTYPES)
 @pytest.mark.parametrize("alpha", ALPHAS)
-def test_every_dtype_and_alpha_matches_listing(dtype, alpha):
+def test_every_dtype_and_alpha_matches_the_listing(fn, dtype, alpha):
+    function, _, listing = fn
     x = sample((257,), dtype)
-    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+    assert_same(function(x, alpha), listing(x, alpha))
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_special_values_follow_listing(dtype):
+def test_special_values_follow_the_listing(fn, dtype):
+    function, _, listing = fn
     with np.errstate(over="ignore"):
         x = np.array(SPECIALS).astype(dtype)
     for alpha in ALPHAS:
         with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-            expected = reference.lrelu(x, alpha)
-            result = lrelu.leaky_relu(x, alpha)
+            expected = listing(x, alpha)
+            result = function(x, alpha)
         assert_same(result, expected)
 
 
-def test_negative_zero_stays_negative_zero():
-    y = lrelu.leaky_relu(np.array([-0.0, 0.0]))
-    assert np.signbit(y[0]) and not np.signbit(y[1])
-
-
-def test_nan_and_inf():
-    y = lrelu.leaky_relu(np.array([np.nan, np.inf, -np.inf]), 0.5)
-    assert np.isnan(y[0]) and y[1] == np.inf and y[2] == -np.inf
-
-
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_python_float_alpha_keeps_the_input_dtype(dtype):
+def test_a_python_float_alpha_keeps_the_input_dtype(fn, dtype):
+    function, _, _ = fn
     x = sample((10,), dtype)
-    assert lrelu.leaky_relu(x, 0.3).dtype == dtype
-    assert lrelu.leaky_relu(x).dtype == dtype
+    assert function(x, 0.3).dtype == dtype
+    assert function(x).dtype == dtype
 
 
-def test_float64_scalar_alpha_promotes_like_the_listing():
-    x = sample((10,), np.float32)
-    assert_same(lrelu.leaky_relu(x, np.float64(0.01)), reference.lrelu(x, np.float64(0.01)))
+@pytest.mark.parametrize("alpha", [np.float64(0.01), np.array([0.01, 0.1, 0.3])])
+def test_a_float64_alpha_promotes_like_the_listing(fn, alpha):
+    function, _, listing = fn
+    x = sample((4, 3), np.float32)
+    assert_same(function(x, alpha), listing(x, alpha))
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("layout", ["contiguous", "strided", "reversed", "fortran", "transposed",
                                     "byteswapped", "zero-d", "empty", "broadcast-view"])
-def test_every_layout_matches_listing(dtype, layout):
+def test_every_layout_matches_the_listing(fn, dtype, layout):
+    function, _, listing = fn
     base = sample((6, 7, 8), dtype)
     x = {
         "contiguous": base,
@@ -66,40 +76,68 @@ def test_every_layout_matches_listing(dtype, layout):
         "empty": base[:0],
         "broadcast-view": np.broadcast_to(base[0, 0], (5, 8)),
     }[layout]
-    assert_same(lrelu.leaky_relu(x, 0.2), reference.lrelu(x, 0.2))
+    assert_same(function(x, 0.2), listing(x, 0.2))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("offset", [-1, 1, 0])
-def test_sizes_around_the_parallel_threshold(dtype, offset):
+def test_sizes_around_the_parallel_threshold(fn, dtype, offset):
+    function, _, listing = fn
     n = parallel_threshold_elements(dtype) + offset
     x = sample((n,), dtype, seed=n)
-    assert_same(lrelu.leaky_relu(x, 0.1), reference.lrelu(x, 0.1))
+    assert_same(function(x, 0.1), listing(x, 0.1))
     xs = sample((2 * n + 1,), dtype, seed=n)[::2]          # strided path, parallel
-    assert_same(lrelu.leaky_relu(xs, 0.1), reference.lrelu(xs, 0.1))
+    assert_same(function(xs, 0.1), listing(xs, 0.1))
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
-def test_chunking_with_any_thread_count(threads):
+def test_chunking_with_any_thread_count(fn, threads):
+    function, in_place, listing = fn
     n = 3 * parallel_threshold_elements(np.float32) + 1001
     x = sample((n,), np.float32, seed=3)
     with lrelu.threads(threads):
-        assert_same(lrelu.leaky_relu(x, 0.05), reference.lrelu(x, 0.05))
+        assert_same(function(x, 0.05), listing(x, 0.05))
         y = x.copy()
-        lrelu.leaky_relu_(y, 0.05)
-        assert_same(y, reference.lrelu(x, 0.05))
+        in_place(y, 0.05)
+        assert_same(y, listing(x, 0.05))
 
 
-def test_broadcast_alpha_per_channel():
+def test_in_place_returns_the_array_it_changed(fn):
+    _, in_place, listing = fn
+    x = sample((100,), np.float32)
+    expected = listing(x)
+    assert in_place(x) is x
+    assert_same(x, expected)
+
+
+def test_a_per_channel_alpha_broadcasts(fn):
+    function, _, listing = fn
     x = sample((4, 3, 5, 6), np.float32)
     alpha = np.array([0.01, 0.1, 0.3], dtype=np.float32).reshape(3, 1, 1)
-    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+    assert_same(function(x, alpha), listing(x, alpha))
 
 
-def test_float64_array_alpha_promotes_like_the_listing():
-    x = sample((4, 3), np.float32)
-    alpha = np.array([0.01, 0.1, 0.3])
-    assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
+def test_lists_and_scalars_are_accepted(fn):
+    function, _, listing = fn
+    assert_same(function([-1.0, 2.0]), listing(np.array([-1.0, 2.0])))
+    assert_same(function(-3.0), listing(np.float64(-3.0)))
+
+
+def test_negative_zero_stays_negative_zero():
+    y = lrelu.leaky_relu(np.array([-0.0, 0.0]))
+    assert np.signbit(y[0]) and not np.signbit(y[1])
+
+
+def test_nan_and_inf():
+    y = lrelu.leaky_relu(np.array([np.nan, np.inf, -np.inf]), 0.5)
+    assert np.isnan(y[0]) and y[1] == np.inf and y[2] == -np.inf
+
+
+def test_the_slope_is_one_at_zero_and_negative_zero_and_alpha_at_nan():
+    x = np.array([0.0, -0.0, np.nan, -1.0, 1.0])
+    d = lrelu.leaky_relu_derivative(x, 0.25)
+    assert_same(d, reference.der_lrelu(x, 0.25))
+    assert d.tolist() == [1.0, 1.0, 0.25, 0.25, 1.0]    # the spec, spelled out
 
 
 def test_alpha_outside_zero_one_is_not_max():
@@ -108,11 +146,6 @@ def test_alpha_outside_zero_one_is_not_max():
     for alpha in (2.0, 7.5):
         assert not np.array_equal(reference.lrelu(x, alpha), np.maximum(x, alpha * x))
         assert_same(lrelu.leaky_relu(x, alpha), reference.lrelu(x, alpha))
-
-
-def test_lists_and_scalars_are_accepted():
-    assert_same(lrelu.leaky_relu([-1.0, 2.0]), reference.lrelu(np.array([-1.0, 2.0])))
-    assert_same(lrelu.leaky_relu(-3.0), reference.lrelu(np.float64(-3.0)))
 
 
 def test_document_names_are_aliases():

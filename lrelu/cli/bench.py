@@ -1,26 +1,13 @@
-"""The benchmark report: lrelu against the document's listing and every peer installed.
+"""The benchmark behind `lrelu bench`: lrelu against the glossary entry's listing and every peer
+installed, on the same data, timed alternately by lrelu.cli.timing (see there for how).
 
-Timing is alternating: every round times each contender once (a batch of calls sized to
-take about a millisecond), reversing the order every other round, so drift on a shared
-machine hits all of them alike. A contender's figure is the median over rounds; its ratio
-to lrelu is the median of the per-round ratios (peer time / lrelu time: above 1 means lrelu
-is faster).
-
-In-place operations alternate alpha between 0.01 and 100 on successive calls, for every
-contender, so repeated calls neither decay values into subnormals (which are slow on some
-CPUs) nor need an untimed copy between calls. Each contender works on its own copy of the
-data, so no peer can change what another is timed on (np.maximum(x, alpha*x), wrong for
-alpha > 1, drifts its own copy toward 0 and inf; it is a speed reference only).
-
-Before each timed batch of an array under 32 MiB, the contender runs untimed for about as
-long as the batch, so it is timed from its own steady state and not from the caches, heap
-and idle threads the previous contender left. After a 5 ms call of the listing, the next
-contender's calls ran 2-2.5x slower for the first ~1.5 ms (1e6 float32, out of place, 2-core
-EPYC). Without settling, that transient landed on lrelu and torch unevenly and their ratio
-there swung from 0.51x to 2.2x between full runs.
+Each contender works on its own copy of the data, so no peer can change what another is timed
+on: np.maximum(x, alpha*x), wrong for alpha > 1, drifts its own copy toward 0 and inf; it is
+a speed reference only.
 """
 
 import importlib
+import importlib.util
 import math
 import os
 import platform
@@ -30,7 +17,10 @@ import time
 
 import numpy as np
 
-from . import _api, reference
+import lrelu
+from lrelu import reference
+
+from . import ceiling, timing
 
 OPERATIONS = ("inplace", "out", "derivative", "backward")
 # Arrays each call reads or writes, for GB/s: in place reads x and writes x; backward reads
@@ -38,24 +28,20 @@ OPERATIONS = ("inplace", "out", "derivative", "backward")
 STREAMS = {"inplace": 2, "out": 2, "derivative": 2, "backward": 3}
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
 QUICK_SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
-ALPHAS = (0.01, 100.0)
-# glibc's largest dynamic mmap threshold: a result at least this big is fresh mmapped pages
-# for every contender whatever ran before it, so no untimed settling calls are needed there.
-SETTLE_BELOW_BYTES = 32 * 2**20
 
 
 def _lrelu(op, dtype):
     if op == "inplace":
-        return lambda x, g, a: _api.leaky_relu_(x, a)
+        return lambda x, g, a: lrelu.leaky_relu_(x, a)
     if op == "out":
-        return lambda x, g, a: _api.leaky_relu(x, a)
+        return lambda x, g, a: lrelu.leaky_relu(x, a)
     if op == "derivative":
-        return lambda x, g, a: _api.leaky_relu_derivative(x, a)
-    return lambda x, g, a: _api.leaky_relu_backward(g, x, a, out=g)
+        return lambda x, g, a: lrelu.leaky_relu_derivative(x, a)
+    return lambda x, g, a: lrelu.leaky_relu_backward(g, x, a, out=g)
 
 
 def _listing(op, dtype):
-    # The document's code as written: it has no in-place form, so "inplace" times the same
+    # The glossary entry's code as written: it has no in-place form, so "inplace" times the same
     # call a user of the listing would write, x = lrelu(x).
     if op in ("inplace", "out"):
         return lambda x, g, a: reference.lrelu(x, a)
@@ -159,8 +145,7 @@ def available_peers(names=None):
 
 def set_threads(n):
     """Give lrelu and every installed peer the same thread count."""
-    from . import _threads
-    _threads.set_num_threads(n)
+    lrelu.set_num_threads(n)
     for module, setter in (("torch", "set_num_threads"), ("numexpr", "set_num_threads"),
                            ("numba", "set_num_threads")):
         if module in sys.modules or importlib.util.find_spec(module) is not None:
@@ -170,75 +155,35 @@ def set_threads(n):
                 pass
 
 
-def _time_batch(fn, x, g, calls, alpha_flip):
-    start = time.perf_counter()
-    for i in range(calls):
-        fn(x, g, ALPHAS[i & 1] if alpha_flip else ALPHAS[0])
-    return (time.perf_counter() - start) / calls
-
-
-def _settle(fn, x, g, alpha_flip, seconds):
-    """Call fn untimed, in pairs (so in place alpha flips back), for about `seconds`.
-    Returns the last pair's time per call: the steady state, for sizing batches."""
-    end = time.perf_counter() + seconds
-    while True:
-        t = _time_batch(fn, x, g, 2, alpha_flip)
-        if time.perf_counter() >= end:
-            return t
-
-
 def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
     """Time lrelu and peers on one (n, dtype, op). Returns rows (dicts), lrelu first."""
     rng = rng or np.random.default_rng(0)
     dtype = np.dtype(dtype)
-    contenders = [("lrelu", _lrelu(op, dtype))]
-    for name in peers:
-        fn = PEERS[name][1](op, dtype)
-        if fn is not None:
-            contenders.append((name, fn))
     x = rng.standard_normal(n).astype(dtype)
     g = rng.standard_normal(n).astype(dtype) if op == "backward" else None
-    # Every contender changes only its own copy: sharing one array let np.maximum, which is
-    # wrong for alpha > 1, grow it toward inf and shrink it toward 0 for everyone timed after.
-    data = {name: (x.copy() if op == "inplace" else x, None if g is None else g.copy())
-            for name, _ in contenders}
-    flip = op in ("inplace", "backward")
-    calls, per_call = {}, {}
+    # In place and backward change their data, so alpha alternates; the rest keep alpha fixed.
+    flip = 1 if op in ("inplace", "backward") else 0
+    calls = {}
+    for name, factory in [("lrelu", _lrelu)] + [(name, PEERS[name][1]) for name in peers]:
+        fn = factory(op, dtype)
+        if fn is not None:
+            mine_x = x.copy() if op == "inplace" else x
+            mine_g = None if g is None else g.copy()
+            calls[name] = lambda i, fn=fn, x=mine_x, g=mine_g: fn(x, g, timing.ALPHAS[i & flip])
     # Overflow warnings would only come from np.maximum's own copy drifting to inf.
     with np.errstate(all="ignore"):
-        for name, fn in contenders:                       # warm up, and size the batches
-            per_call[name] = _settle(fn, *data[name], flip, 2 * target_seconds)
-            calls[name] = max(2, min(10_000, int(target_seconds / max(per_call[name], 1e-9)))) & ~1
-        if rounds is None:
-            per_round = sum(calls[name] * per_call[name] for name, _ in contenders)
-            # At least 11 rounds: with fewer, one slow round (a page-cache or THP hiccup, another
-            # pool's threads still spinning) moved the 1e7 ratios by 30 % between runs.
-            rounds = int(min(31, max(11, 2.0 / max(per_round, 1e-9))))
-        times = {name: [] for name, _ in contenders}
-        settle = n * dtype.itemsize < SETTLE_BELOW_BYTES
-        for r in range(rounds):
-            order = contenders if r % 2 == 0 else contenders[::-1]
-            for name, fn in order:
-                if settle:
-                    _settle(fn, *data[name], flip, target_seconds)
-                times[name].append(_time_batch(fn, *data[name], calls[name], flip))
+        times = timing.measure(calls, rounds=rounds, target_seconds=target_seconds,
+                               settle_first=n * dtype.itemsize < timing.SETTLE_BELOW_BYTES)
     nbytes = STREAMS[op] * n * dtype.itemsize
-    base = times["lrelu"]
-    rows = []
-    for name, _ in contenders:
-        med = statistics.median(times[name])
-        rows.append({
-            "op": op, "dtype": dtype.name, "n": n, "contender": name,
-            "seconds": med, "gbps": nbytes / med / 1e9,
-            "ratio": statistics.median(t / b for t, b in zip(times[name], base)),
-            "rounds": rounds, "calls_per_round": calls[name],
-        })
-    return rows
+    return [{"op": op, "dtype": dtype.name, "n": n, "contender": name,
+             "seconds": statistics.median(times[name]), "gbps": nbytes / statistics.median(times[name]) / 1e9,
+             "ratio": timing.ratio(times[name], times["lrelu"]),
+             "rounds": len(times[name])}
+            for name in calls]
 
 
 def machine():
     """One line on where a report was measured."""
-    from . import _threads
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -246,7 +191,7 @@ def machine():
     except (OSError, StopIteration):
         pass
     return (f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, lrelu threads {_threads.get_num_threads()}")
+            f"Python {platform.python_version()}, NumPy {np.__version__}, lrelu threads {lrelu.get_num_threads()}")
 
 
 def run(sizes=QUICK_SIZES, dtypes=("float32", "float64"), ops=OPERATIONS, peers=None,
@@ -259,34 +204,8 @@ def run(sizes=QUICK_SIZES, dtypes=("float32", "float64"), ops=OPERATIONS, peers=
         rows += measure(n, dt, op, names, rounds=rounds)
         if progress:
             progress(i + 1, len(jobs), f"{op} {dt} n={n:,}")
-    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows, "skipped": skipped}
-
-
-# membw's columns for each operation: what a call of that kind must move at best.
-CEILING_COLUMN = {"inplace": "inplace", "out": "out-fresh", "derivative": "out-fresh", "backward": "backward"}
-
-
-def parse_membw(text):
-    """{column: GB/s} from one line of ../shared/tools/membw output, e.g.
-    'float32 n=1000 threads=2  inplace 0.002 ms 4.8 GB/s | out 0.001 ms 6.0 GB/s | ...'."""
-    found = {}
-    for part in text.split("|"):
-        words = part.split()
-        if "GB/s" in words:
-            i = words.index("GB/s")
-            found[words[i - 4]] = float(words[i - 1])
-    return found
-
-
-def membw_ceilings(tool, sizes, dtypes, repetitions=10):
-    """{(dtype, n): {column: GB/s}} by running the membw tool once per size and dtype."""
-    import subprocess
-    result = {}
-    for dt in dtypes:
-        for n in sizes:
-            out = subprocess.run([tool, str(n), dt, str(repetitions)], capture_output=True, text=True, check=True)
-            result[(dt, n)] = parse_membw(out.stdout)
-    return result
+    return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "threads": lrelu.get_num_threads(),
+            "rows": rows, "skipped": skipped}
 
 
 def _fmt_n(n):
@@ -294,11 +213,51 @@ def _fmt_n(n):
     return f"1e{exp}" if n == 10 ** exp else f"{n:,}"
 
 
+HEADER = """\
+lrelu bench: how fast lrelu runs on this machine, against the NumPy code of the Leaky ReLU
+glossary entry lrelu follows (lrelu.reference) and the peers installed, on the same arrays.
+- GB/s: the bytes a call must read and write (x and the result; grad, x and the result for
+  backward), divided by its median time per call.
+- listing: the glossary entry's own code, np.where(x >= 0, x, alpha * x) (the derivative:
+  np.where(x >= 0, 1.0, alpha)); it has no in-place form, so "inplace" times x = lrelu(x).
+- np.maximum: np.maximum(x, alpha * x), the usual NumPy shortcut, right only for 0 <= alpha
+  <= 1; a speed reference. Peers run on the thread count lrelu runs on.
+- ×: how many times faster lrelu is than that peer (the median over alternating rounds of
+  peer time / lrelu time; above 1, lrelu is faster).
+- Memory ceiling: how fast this machine's memory streams arrays of the same shape, measured
+  with lrelu's own loops over arrays much larger than the cache, with ordinary and with
+  streaming (-nt) stores. Figures far above it come from the cache: those arrays fit in it."""
+
+
+def _ceiling_report(found):
+    """The memory-ceiling table: a row per stream, a column per dtype and thread count."""
+    columns = [(threads, dt) for threads in sorted(found["gbps"], key=int) for dt in found["gbps"][threads]]
+    stores = found["stores"]
+    out = [f"### Memory ceiling (GB/s, best of {found['repetitions']} passes over "
+           f"{found['array_bytes'] / 2**20:g} MiB arrays; stores: ordinary {stores['ordinary']}, "
+           f"streaming {stores['streaming'] or 'n/a'})", "",
+           "| stream | " + " | ".join(f"{dt}, {t} thread{'s' if int(t) > 1 else ''}" for t, dt in columns) + " |",
+           "|---" * (len(columns) + 1) + "|"]
+    for stream in ceiling.STREAMS:
+        for name in (stream, stream + "-nt"):
+            cells = [found["gbps"][t][dt].get(name) for t, dt in columns]
+            out.append(f"| {name} | " + " | ".join("n/a" if g is None else f"{g:.1f}" for g in cells) + " |")
+    tool = found.get("tool")
+    if tool:
+        out += ["", f"Your tool, {tool['path']} on {tool['threads']} threads: " + "; ".join(
+            f"{dt} " + ", ".join(f"{name} {g:.1f}" for name, g in figures.items()) for dt, figures in tool["gbps"].items())]
+    return out + [""]
+
+
 def format_report(result):
-    """Markdown tables: one per dtype and operation, a row per size, a column per contender
-    with GB/s and how many times faster lrelu is (>1: lrelu faster)."""
+    """The header, the memory ceiling, and a markdown table per dtype and operation: a row per
+    size, a column per contender with GB/s and how many times faster lrelu is."""
     rows = result["rows"]
-    out = [f"Machine: {result['machine']}", f"Date: {result['date']}", ""]
+    found = result.get("ceiling")
+    threads = result.get("threads")
+    out = [HEADER, "", f"Machine: {result['machine']}", f"Date: {result['date']}", ""]
+    if found:
+        out += _ceiling_report(found)
     keys = []
     for r in rows:
         if (r["dtype"], r["op"]) not in keys:
@@ -306,7 +265,9 @@ def format_report(result):
     for dt, op in keys:
         sel = [r for r in rows if r["dtype"] == dt and r["op"] == op]
         names = list(dict.fromkeys(r["contender"] for r in sel))
-        out.append(f"### {op}, {dt}  (GB/s; ×: lrelu's speedup over that peer, median of alternating rounds)")
+        bound = found and ceiling.for_operation(found["gbps"].get(str(threads), {}).get(dt, {}), op)
+        limit = f"; memory ceiling {bound[0]:.1f} ({bound[1]})" if bound else ""
+        out.append(f"### {op}, {dt}  (GB/s; ×: lrelu's speedup over that peer{limit})")
         out.append("")
         out.append("| n | " + " | ".join(names) + " |")
         out.append("|---" * (len(names) + 1) + "|")

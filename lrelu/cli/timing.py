@@ -1,0 +1,96 @@
+"""The one timer behind `lrelu bench` and the scripts in bench/.
+
+Contenders are timed alternately: every round times each once, and every other round runs
+them in reverse order, so drift on a shared machine (another process, the clock, the heat)
+falls on all of them alike. A contender's figure is the median over rounds, and its ratio to
+another is the median of the per-round ratios, which cancels drift that hits one round.
+
+A contender is ``call(i)``, given a running count of its own calls: in-place contenders use it
+to alternate alpha between 0.01 and 100 (``ALPHAS[i & 1]``), so repeated calls neither decay
+values into subnormals, slow on some CPUs, nor need an untimed copy between calls. Batches
+hold an even number of calls, so each one ends where it began.
+
+Settling: before each timed batch, a contender can first run untimed for about as long as the
+batch, so it is timed from its own steady state and not from the caches, heap and idle threads
+the one before it left. Without it, a slow contender (the listing) made the next one's first
+calls much slower, and that transient fell on lrelu and PyTorch unevenly: their ratio swung
+from run to run (figures in bench/notes.md, "Settling").
+"""
+
+import statistics
+import time
+
+ALPHAS = (0.01, 100.0)
+# glibc's largest dynamic mmap threshold: an array at least this big is fresh mmapped pages
+# whatever ran before, and is far past any cache, so there is nothing to settle from.
+SETTLE_BELOW_BYTES = 32 * 2**20
+
+
+def time_batch(call, calls, first=0):
+    """Seconds per call of ``call(first) ... call(first + calls - 1)``."""
+    start = time.perf_counter()
+    for i in range(first, first + calls):
+        call(i)
+    return (time.perf_counter() - start) / calls
+
+
+def settle(call, seconds):
+    """Run ``call`` untimed, in pairs, for about ``seconds``; the last pair's time per call,
+    the steady state, which sizes the batches."""
+    end = time.perf_counter() + seconds
+    while True:
+        per_call = time_batch(call, 2)
+        if time.perf_counter() >= end:
+            return per_call
+
+
+def alternate(samplers, rounds, before=None):
+    """{name: [sampler() of each round]}, the samplers taken alternately (A B, B A, ...).
+    ``before(name)``, if given, runs untimed before each sample (a thread count to set, say)."""
+    names = list(samplers)
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            if before:
+                before(name)
+            samples[name].append(samplers[name]())
+    return samples
+
+
+def measure(calls, rounds=None, batch=None, target_seconds=1e-3, settle_first=False, before=None,
+            round_budget_seconds=2.0):
+    """Time each ``calls[name](i)`` alternately; {name: [seconds per call, one per round]}.
+
+    Each contender first settles untimed for twice ``target_seconds``, which also sizes its
+    batches to about ``target_seconds`` each (2 to 10,000 calls, even) unless ``batch`` fixes
+    the count. ``rounds`` defaults to what fits ``round_budget_seconds``, from 11 to 31: with
+    fewer than 11, one slow round moved ratios by tens of percent (bench/notes.md). With
+    ``settle_first``, each batch is preceded by ``target_seconds`` of untimed calls.
+    """
+    sizes, counts = {}, {}
+    for name, call in calls.items():
+        if before:
+            before(name)
+        per_call = settle(call, 2 * target_seconds)
+        sizes[name] = batch or max(2, min(10_000, int(target_seconds / max(per_call, 1e-9)))) & ~1
+        counts[name] = per_call * sizes[name]
+    if rounds is None:
+        rounds = int(min(31, max(11, round_budget_seconds / max(sum(counts.values()), 1e-9))))
+    done = dict.fromkeys(calls, 0)
+
+    def sampler(name):
+        def sample():
+            if settle_first:
+                settle(calls[name], target_seconds)
+            seconds = time_batch(calls[name], sizes[name], done[name])
+            done[name] += sizes[name]
+            return seconds
+        return sample
+
+    return alternate({name: sampler(name) for name in calls}, rounds, before)
+
+
+def ratio(samples, base):
+    """Median over rounds of samples[r] / base[r]: with times, how many times slower than base
+    (above 1: base is faster)."""
+    return statistics.median(s / b for s, b in zip(samples, base))
