@@ -245,33 +245,26 @@ LRELU_DEFINE_VEC8(half_neon, , f32x8, half_neon_load, half_neon_store, neon_spla
 /* ---- The loops of the baseline level --------------------------------------------------- */
 
 #if LRELU_NEON
-void lrelu_half_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                         float alpha, uint16_t *out, int flags)
-{
-    half_neon(n, g, g_scalar, x, alpha, out, flags);
-}
-
-void lrelu_bfloat16_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                             float alpha, uint16_t *out, int flags)
-{
-    bfloat16_neon(n, g, g_scalar, x, alpha, out, flags);
-}
+#define HALF_BASELINE half_neon
+#define BFLOAT16_BASELINE bfloat16_neon
 #else
 /* The C loops: float16 one element at a time (the software conversion has branches), and
  * bfloat16, which gcc and clang vectorize (SSE2 on x86-64). */
 LRELU_DEFINE_CONTIG(half_scalar, , uint16_t, float, lrelu_half_to_float, lrelu_float_to_half)
 LRELU_DEFINE_CONTIG(bfloat16_c, , uint16_t, float, lrelu_bfloat16_to_float,
                     lrelu_float_to_bfloat16)
+#define HALF_BASELINE half_scalar
+#define BFLOAT16_BASELINE bfloat16_c
+#endif
 
 void lrelu_half_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
                          float alpha, uint16_t *out, int flags)
 {
-    half_scalar(n, g, g_scalar, x, alpha, out, flags);
+    HALF_BASELINE(n, g, g_scalar, x, alpha, out, flags);
 }
 
 void lrelu_bfloat16_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
                              float alpha, uint16_t *out, int flags)
 {
-    bfloat16_c(n, g, g_scalar, x, alpha, out, flags);
+    BFLOAT16_BASELINE(n, g, g_scalar, x, alpha, out, flags);
 }
-#endif
