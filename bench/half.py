@@ -5,11 +5,12 @@ Three operations, as issue 9's targets name them: in place (``lrelu.leaky_relu_`
 ``torch.nn.functional.leaky_relu``) and backward in place (``leaky_relu_backward(g, x, a,
 out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``).
 
-Timing alternates the two contenders round by round (A B, B A, ...); each round times a batch
-of calls sized to about ``--target-ms``, after as long again of untimed calls of the same
-contender for arrays under 32 MiB (so that each is timed from its own steady state, not from
-the caches the other left). A figure is the median over rounds; the ratio is the median of
-the per-round ratios torch time / lrelu time, so above 1 means lrelu is faster. Successive
+Timing is lrelu.cli.timing's: the two contenders alternate round by round (A B, B A, ...);
+each round times a batch of calls sized to about ``--target-ms``, after as long again of
+untimed calls of the same contender for arrays under 32 MiB (so that each is timed from its
+own steady state, not from the caches the other left). A figure is the median over rounds;
+the ratio is the median of the per-round ratios torch time / lrelu time, so above 1 means
+lrelu is faster. Successive
 calls alternate alpha between 0.5 and 2.0, for both contenders, so repeated in-place calls
 bring every value back to where it was instead of driving it toward subnormals or inf.
 Each contender works on its own copy of the same values (standard normal, rounded to the
@@ -27,37 +28,12 @@ import json
 import platform
 import statistics
 import sys
-import time
 
 import numpy as np
 
+# Not lrelu.cli.timing's 0.01 and 100: 100 * x overflows float16 from 655 on.
 ALPHAS = (0.5, 2.0)
 SETTLE_BELOW_BYTES = 32 * 2**20
-
-
-def time_batch(call, calls, first):
-    start = time.perf_counter()
-    for i in range(first, first + calls):
-        call(ALPHAS[i & 1])
-    return (time.perf_counter() - start) / calls
-
-
-def measure(calls, rounds, target_seconds, settle):
-    """{name: [seconds per call, one per round]}, the contenders timed alternately."""
-    sizes, done = {}, dict.fromkeys(calls, 0)
-    for name, call in calls.items():
-        time_batch(call, 2, 0)                                  # first touch, allocation
-        per_call = time_batch(call, 2, 0)
-        sizes[name] = max(2, min(10_000, int(target_seconds / max(per_call, 1e-9)))) & ~1
-    samples = {name: [] for name in calls}
-    names = list(calls)
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            if settle:
-                time_batch(calls[name], sizes[name], 0)
-            samples[name].append(time_batch(calls[name], sizes[name], done[name]))
-            done[name] += sizes[name]
-    return samples
 
 
 def contenders(op, dtype, n):
@@ -103,6 +79,7 @@ def main():
     # same soname, so it is loaded once), the runtime torch was built and tuned with.
     import torch
     import lrelu
+    from lrelu.cli.timing import measure, ratio
 
     if args.parallel_threshold is not None:
         lrelu._threads._set_parallel_threshold(args.parallel_threshold)
@@ -120,17 +97,18 @@ def main():
             for size in args.sizes.split(","):
                 n = int(float(size))
                 calls, nbytes = contenders(op, dtype, n)
-                samples = measure(calls, args.rounds, args.target_ms / 1e3,
-                                  settle=nbytes < SETTLE_BELOW_BYTES)
+                samples = measure({k: (lambda i, f=f: f(ALPHAS[i & 1])) for k, f in calls.items()},
+                                  rounds=args.rounds, target_seconds=args.target_ms / 1e3,
+                                  settle_first=nbytes < SETTLE_BELOW_BYTES)
                 lr, tr = (statistics.median(samples[k]) for k in ("lrelu", "torch"))
-                ratio = statistics.median(t / l for t, l in zip(samples["torch"], samples["lrelu"]))
+                speedup = ratio(samples["torch"], samples["lrelu"])
                 print(f"| {op} | {dtype} | {size} | {lr * 1e6:,.1f} | {tr * 1e6:,.1f} | "
-                      f"{ratio:.2f} |", flush=True)
+                      f"{speedup:.2f} |", flush=True)
                 if args.json:
                     with open(args.json, "a") as f:
                         f.write(json.dumps({"op": op, "dtype": dtype, "n": n, "simd": simd,
                                             "threads": threads, "lrelu_s": samples["lrelu"],
-                                            "torch_s": samples["torch"], "ratio": ratio}) + "\n")
+                                            "torch_s": samples["torch"], "ratio": speedup}) + "\n")
                 del calls
 
 
