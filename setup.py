@@ -34,7 +34,7 @@ int main(void) {
 # module that compiles them; the others reach them through Cython's cimport.
 MODULES = {
     "lrelu._threads": ["src/threads.c"],
-    "lrelu._kernels": ["src/simd.c"],
+    "lrelu._kernels": ["src/simd.c", "src/half.c"],
     "lrelu.ufuncs": [],
 }
 
@@ -76,7 +76,7 @@ class BuildExt(build_ext):
         if compiler_type == "msvc":
             base = ["/O2"]
         else:
-            # -fno-trapping-math lets gcc vectorize the select in src/simd.c.
+            # -fno-trapping-math lets gcc vectorize the select in src/contig.h.
             base = ["-O3", "-fno-trapping-math"]
 
         want = os.environ.get("LRELU_OPENMP", "1").strip().lower() not in ("0", "false", "no", "off")

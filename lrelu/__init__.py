@@ -16,6 +16,10 @@ except ImportError as _exc:  # a source checkout found first: hand over to the i
 
     hand_over(_os.path.dirname(_os.path.abspath(__file__)), _exc)
 
+from . import _bfloat16
+
+_bfloat16.install()     # bfloat16 loops, now or when ml_dtypes is imported (_bfloat16.py)
+
 from ._api import (
     leaky_relu,
     leaky_relu_,

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from . import _bfloat16
 from .ufuncs import leaky_relu as _forward
 from .ufuncs import leaky_relu_backward as _backward
 from .ufuncs import leaky_relu_derivative as _derivative
@@ -243,6 +244,8 @@ def _value_error(name, exc, out=None, in_place=False, **operands):
 
 
 def _checked_inplace_target(name, x):
+    if type(x) is _ndarray and _bfloat16.has_loops(x.dtype):
+        return          # bfloat16, whose loops exist once ml_dtypes is imported
     if _is_tensor(x):
         if x.dtype == sys.modules["torch"].bfloat16:
             raise TypeError(f"{name} cannot change a torch.bfloat16 tensor in place: NumPy has no "

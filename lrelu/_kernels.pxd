@@ -8,10 +8,15 @@
 
 cdef extern from "lrelu_half.h" nogil:
     ctypedef unsigned short lrelu_half
+    ctypedef struct lrelu_bfloat16:
+        unsigned short bits
 
-# Every dtype with a loop of its own. float16 is computed in float32 and rounded once.
+# Every dtype with a loop of its own. float16 and bfloat16 are computed in float32 and
+# rounded once. bfloat16's alpha is a float32 (the rule, src/half.c): for lrelu_bfloat16,
+# kernel()'s alpha points at float values, which kernel() only moves by byte strides.
 ctypedef fused real:
     lrelu_half
+    lrelu_bfloat16
     float
     double
     long double

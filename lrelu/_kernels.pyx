@@ -3,7 +3,8 @@
 
 out = g * slope(x) with slope(x) = 1 if x >= 0 else alpha (src/simd.h says why one formula
 is all three operations). Contiguous data with a scalar alpha goes to the SIMD loops of
-src/simd.c; every other layout takes the one strided loop below. Whether a call runs on one
+src/simd.c and src/half.c (long double has none); every other layout takes the one strided
+loop below. Whether a call runs on one
 thread or a team is asked once, at the top of the call (lrelu/_threads.pyx).
 """
 
@@ -25,6 +26,8 @@ cdef extern from "<fenv.h>" nogil:
 cdef extern from "lrelu_half.h" nogil:
     float half_to_float "lrelu_half_to_float" (lrelu_half h)
     lrelu_half float_to_half "lrelu_float_to_half" (float f)
+    float bfloat16_to_float "lrelu_bfloat16_to_float" (unsigned short b)
+    unsigned short float_to_bfloat16 "lrelu_float_to_bfloat16" (float f)
 
 cdef extern from "simd.h" nogil:
     float apply_float "LRELU_APPLY" (float g, float x, float alpha)
@@ -37,6 +40,11 @@ cdef extern from "simd.h" nogil:
                                             const float* x, float alpha, float* out, int flags)
     void contig_double "lrelu_contig_double" (Py_ssize_t n, const double* g, int g_scalar,
                                               const double* x, double alpha, double* out, int flags)
+    void contig_half "lrelu_contig_half" (Py_ssize_t n, const lrelu_half* g, int g_scalar,
+                                          const lrelu_half* x, float alpha, lrelu_half* out, int flags)
+    void contig_bfloat16 "lrelu_contig_bfloat16" (Py_ssize_t n, const lrelu_half* g, int g_scalar,
+                                                  const lrelu_half* x, float alpha, lrelu_half* out,
+                                                  int flags)
     const char* lrelu_simd_init()
     const char* lrelu_simd_baseline()
     const char* lrelu_simd_dispatchable()
@@ -51,15 +59,28 @@ cdef inline float _apply_f(float g, float x, float alpha, int gt) noexcept nogil
     return apply_gt_float(g, x, alpha) if gt else apply_float(g, x, alpha)
 
 
-cdef inline real _apply(real g, real x, real alpha, int gt) noexcept nogil:
+cdef inline float _alpha_f(const real* alpha) noexcept nogil:
+    # The float alpha of the 16-bit formats' loops.
     if real is lrelu_half:
-        return float_to_half(_apply_f(half_to_float(g), half_to_float(x), half_to_float(alpha), gt))
-    elif real is float:
-        return _apply_f(g, x, alpha, gt)
-    elif real is double:
-        return apply_gt_double(g, x, alpha) if gt else apply_double(g, x, alpha)
+        return half_to_float(alpha[0])
     else:
-        return apply_gt_longdouble(g, x, alpha) if gt else apply_longdouble(g, x, alpha)
+        return (<const float*>alpha)[0]     # lrelu_bfloat16: alpha is a float32 (_kernels.pxd)
+
+
+cdef inline real _apply(real g, real x, const real* alpha, int gt) noexcept nogil:
+    cdef real r
+    if real is lrelu_half:
+        return float_to_half(_apply_f(half_to_float(g), half_to_float(x), _alpha_f(alpha), gt))
+    elif real is lrelu_bfloat16:
+        r.bits = float_to_bfloat16(_apply_f(bfloat16_to_float(g.bits), bfloat16_to_float(x.bits),
+                                            _alpha_f(alpha), gt))
+        return r
+    elif real is float:
+        return _apply_f(g, x, alpha[0], gt)
+    elif real is double:
+        return apply_gt_double(g, x, alpha[0]) if gt else apply_double(g, x, alpha[0])
+    else:
+        return apply_gt_longdouble(g, x, alpha[0]) if gt else apply_longdouble(g, x, alpha[0])
 
 
 cdef inline const real* _at(const real* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
@@ -80,11 +101,18 @@ cdef void _serial(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x,
         elif real is double:
             contig_double(n, g, g_step == 0, x, alpha[0], out, flags)
             return
+        elif real is lrelu_half:
+            contig_half(n, g, g_step == 0, x, _alpha_f(alpha), out, flags)
+            return
+        elif real is lrelu_bfloat16:
+            contig_bfloat16(n, <const lrelu_half*>g, g_step == 0, <const lrelu_half*>x,
+                            _alpha_f(alpha), <lrelu_half*>out, flags)
+            return
     if g == x and g_step == x_step:
-        gt = 0      # the forward: f(0) = 0 whatever the convention (src/simd.c)
+        gt = 0      # the forward: f(0) = 0 whatever the convention (src/contig.h)
     for i in range(n):
         (<real*>(<char*>out + i * out_step))[0] = _apply(
-            _at(g, g_step, i)[0], _at(x, x_step, i)[0], _at(alpha, alpha_step, i)[0], gt)
+            _at(g, g_step, i)[0], _at(x, x_step, i)[0], _at(alpha, alpha_step, i), gt)
 
 
 cdef inline Py_ssize_t _chunk(Py_ssize_t n, int threads) noexcept nogil:

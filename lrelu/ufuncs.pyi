@@ -9,3 +9,6 @@ leaky_relu_backward: np.ufunc
 # The dtype table: one "inputs->output" row per loop, in NumPy's type characters.
 UNARY_TYPES: list[str]
 BACKWARD_TYPES: list[str]
+# bfloat16's rows ("E"), registered for ml_dtypes' dtype once ml_dtypes is imported.
+BFLOAT16_UNARY_TYPES: list[str]
+BFLOAT16_BACKWARD_TYPES: list[str]

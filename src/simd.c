@@ -1,76 +1,36 @@
-/* The contiguous loops, compiled once per SIMD level, and the run-time choice between them.
- *
- * The loop is written as a select of two constants and an unconditional multiply; gcc
- * vectorizes it once -fno-trapping-math lets it evaluate the comparison on a whole vector
- * (setup.py passes that flag); clang vectorizes it anyway.
+/* The contiguous loops of float and double, compiled once per SIMD level, and the run-time
+ * choice between the levels, for every dtype (src/half.c has the 16-bit formats' loops).
  *
  * A wheel is built for the baseline ISA (SSE2 on x86-64, NEON on aarch64). On x86 gcc and
- * clang also compile an AVX2 copy with __attribute__((target)) and pick it at import with
- * __builtin_cpu_supports; the gain is measured in bench/simd_levels.py (BENCHMARKS.md). No
- * ifunc or target_clones: those need glibc (not musl), and Mach-O lacks them. MSVC and
- * non-x86 compilers get the baseline loop only.
+ * clang also compile copies for AVX2, and for AVX2 with F16C, and pick one at import with
+ * __builtin_cpu_supports and cpuid; the gain is measured in bench/simd_levels.py and
+ * bench/half.py (BENCHMARKS.md). There is no AVX-512 level: no machine this project is
+ * measured on has AVX-512, and a loop nobody has run does not ship.
  *
  * The dispatch state lives here, in the one extension that compiles this file, so there is
  * exactly one table, set by lrelu_simd_init at import of lrelu._kernels.
  */
-#include "simd.h"
+#include "contig.h"
+#include "half.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* gcc runs one vector per iteration unless told to unroll; unrolled by 4, in-cache float64
- * runs about twice as fast (bench/results/simd_levels.log). clang interleaves on its own;
- * MSVC would only warn about the pragma. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define LRELU_UNROLL _Pragma("GCC unroll 4")
-#else
-#define LRELU_UNROLL
+#if LRELU_X86_DISPATCH
+#include <cpuid.h>
 #endif
-
-/* No restrict: out may equal x or g exactly (in place), and gcc's run-time alias check still
- * takes the vector loop for a distance of zero. The forward reads each element once (g ==
- * x), and ignores LRELU_AT_ZERO_ALPHA: f(0) = 0 either way, but 0 * alpha would turn +0.0
- * into -0.0 for a negative alpha. */
-#define LRELU_DEFINE_CONTIG(T, NAME, ATTRIBUTES)                                               \
-    ATTRIBUTES static void NAME(ptrdiff_t n, const T *g, int g_scalar, const T *x, T alpha,    \
-                                T *out, int flags)                                             \
-    {                                                                                          \
-        ptrdiff_t i;                                                                           \
-        const int gt = flags & LRELU_AT_ZERO_ALPHA;                                            \
-        if (g == x && !g_scalar) {                                                             \
-            LRELU_UNROLL                                                                       \
-            for (i = 0; i < n; i++) { const T v = x[i]; out[i] = LRELU_APPLY(v, v, alpha); }   \
-        } else if (g_scalar) {                                                                 \
-            const T gv = *g;                                                                   \
-            if (gt) {                                                                          \
-                LRELU_UNROLL                                                                   \
-                for (i = 0; i < n; i++) out[i] = LRELU_APPLY_GT(gv, x[i], alpha);              \
-            } else {                                                                           \
-                LRELU_UNROLL                                                                   \
-                for (i = 0; i < n; i++) out[i] = LRELU_APPLY(gv, x[i], alpha);                 \
-            }                                                                                  \
-        } else if (gt) {                                                                       \
-            LRELU_UNROLL                                                                       \
-            for (i = 0; i < n; i++) out[i] = LRELU_APPLY_GT(g[i], x[i], alpha);                \
-        } else {                                                                               \
-            LRELU_UNROLL                                                                       \
-            for (i = 0; i < n; i++) out[i] = LRELU_APPLY(g[i], x[i], alpha);                   \
-        }                                                                                      \
-    }
 
 typedef void (*contig_float_fn)(ptrdiff_t, const float *, int, const float *, float, float *, int);
 typedef void (*contig_double_fn)(ptrdiff_t, const double *, int, const double *, double, double *,
                                  int);
 
-LRELU_DEFINE_CONTIG(float, contig_float_baseline, )
-LRELU_DEFINE_CONTIG(double, contig_double_baseline, )
+LRELU_DEFINE_CONTIG(contig_float_baseline, , float, float, LRELU_AS_IS, LRELU_AS_IS)
+LRELU_DEFINE_CONTIG(contig_double_baseline, , double, double, LRELU_AS_IS, LRELU_AS_IS)
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define LRELU_X86_DISPATCH 1
-LRELU_DEFINE_CONTIG(float, contig_float_avx2, __attribute__((target("avx2"))))
-LRELU_DEFINE_CONTIG(double, contig_double_avx2, __attribute__((target("avx2"))))
-#else
-#define LRELU_X86_DISPATCH 0
+#if LRELU_X86_DISPATCH
+LRELU_DEFINE_CONTIG(contig_float_avx2, LRELU_TARGET_AVX2, float, float, LRELU_AS_IS, LRELU_AS_IS)
+LRELU_DEFINE_CONTIG(contig_double_avx2, LRELU_TARGET_AVX2, double, double, LRELU_AS_IS,
+                    LRELU_AS_IS)
 #endif
 
 /* One row per level, best last; a level is used if the CPU supports it. */
@@ -78,12 +38,17 @@ struct simd_level {
     const char *name;
     contig_float_fn contig_float;
     contig_double_fn contig_double;
+    lrelu_contig_16_fn contig_half;
+    lrelu_contig_16_fn contig_bfloat16;
 };
 
 static const struct simd_level levels[] = {
-    {"baseline", contig_float_baseline, contig_double_baseline},
+    {"baseline", contig_float_baseline, contig_double_baseline, lrelu_half_baseline,
+     lrelu_bfloat16_baseline},
 #if LRELU_X86_DISPATCH
-    {"avx2", contig_float_avx2, contig_double_avx2},
+    /* AVX2 without F16C exists only in emulators and odd VMs, but the flags are separate */
+    {"avx2", contig_float_avx2, contig_double_avx2, lrelu_half_baseline, lrelu_bfloat16_avx2},
+    {"avx2_f16c", contig_float_avx2, contig_double_avx2, lrelu_half_f16c, lrelu_bfloat16_avx2},
 #endif
 };
 #define N_LEVELS (sizeof levels / sizeof levels[0])
@@ -99,6 +64,13 @@ static int cpu_supports(const char *level)
     __builtin_cpu_init();
     if (strcmp(level, "avx2") == 0) {
         return __builtin_cpu_supports("avx2");
+    }
+    if (strcmp(level, "avx2_f16c") == 0) {
+        /* cpuid leaf 1, ECX bit 29, read directly: not every gcc and clang release knows
+         * "f16c" in __builtin_cpu_supports. The AVX2 check covers the OS saving YMM. */
+        unsigned int eax, ebx, ecx, edx;
+        return __builtin_cpu_supports("avx2") && __get_cpuid(1, &eax, &ebx, &ecx, &edx)
+               && (ecx & bit_F16C) != 0;
     }
 #endif
     return 0;
@@ -133,6 +105,18 @@ void lrelu_contig_double(ptrdiff_t n, const double *g, int g_scalar, const doubl
     selected->contig_double(n, g, g_scalar, x, alpha, out, flags);
 }
 
+void lrelu_contig_half(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
+                       float alpha, uint16_t *out, int flags)
+{
+    selected->contig_half(n, g, g_scalar, x, alpha, out, flags);
+}
+
+void lrelu_contig_bfloat16(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
+                           float alpha, uint16_t *out, int flags)
+{
+    selected->contig_bfloat16(n, g, g_scalar, x, alpha, out, flags);
+}
+
 const char *lrelu_simd_baseline(void)
 {
 #if defined(__AVX512F__)
@@ -145,6 +129,8 @@ const char *lrelu_simd_baseline(void)
     return "SSE4.2";
 #elif defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     return "SSE2";
+#elif defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC)
+    return "NEON+FP16";
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(_M_ARM64)
     return "NEON";
 #else
@@ -155,7 +141,7 @@ const char *lrelu_simd_baseline(void)
 const char *lrelu_simd_dispatchable(void)
 {
 #if LRELU_X86_DISPATCH
-    return "avx2";
+    return "avx2,avx2_f16c";
 #else
     return "";
 #endif

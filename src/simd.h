@@ -10,6 +10,7 @@
 #define LRELU_SRC_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* flags for the loops */
 #define LRELU_AT_ZERO_ALPHA 1   /* slope(x) = 1 only if x > 0: 0 and -0.0 get alpha (PyTorch's
@@ -23,6 +24,12 @@ void lrelu_contig_float(ptrdiff_t n, const float *g, int g_scalar, const float *
                         float *out, int flags);
 void lrelu_contig_double(ptrdiff_t n, const double *g, int g_scalar, const double *x,
                          double alpha, double *out, int flags);
+/* The 16-bit formats, as raw bits, computed in float: alpha is the float16 alpha widened
+ * (exactly) for float16, and the float32 alpha itself for bfloat16 (src/half.c says why). */
+void lrelu_contig_half(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
+                       float alpha, uint16_t *out, int flags);
+void lrelu_contig_bfloat16(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
+                           float alpha, uint16_t *out, int flags);
 
 /* Chooses the loops for this CPU; call once before any loop runs. LRELU_SIMD=<level> forces
  * a level (one that this CPU can run). Returns the level chosen. */

@@ -64,6 +64,21 @@ def assert_same(result, expected):
                     f"got {result[bad][:5]!r}, expected {expected[bad][:5]!r}")
 
 
+def every_bit_pattern(dtype):
+    """All 65,536 values of a 16-bit dtype, in the order of their bits."""
+    return np.arange(1 << 16, dtype=np.uint16).view(dtype)
+
+
+def round_to_bfloat16(values):
+    """float32 values rounded to bfloat16, to nearest with ties to even, as uint16 bits; a NaN
+    stays a NaN. Integer arithmetic on the bits, independent of lrelu and of ml_dtypes."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    kept, dropped = bits >> 16, bits & 0xFFFF
+    up = (dropped > 0x8000) | ((dropped == 0x8000) & (kept & 1 == 1))
+    rounded = (kept + up).astype(np.uint16)
+    return np.where(np.isnan(values), np.uint16(0x7FC0), rounded)
+
+
 def sample(shape, dtype, seed=0):
     """Values of every sign and magnitude with the special values mixed in."""
     rng = np.random.default_rng(seed)

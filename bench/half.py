@@ -1,0 +1,116 @@
+"""float16 and bfloat16: lrelu against PyTorch's float16 and bfloat16 tensors of the same values.
+
+Three operations, as issue 9's targets name them: in place (``lrelu.leaky_relu_`` against
+``torch.nn.functional.leaky_relu_``), out of place (``leaky_relu`` against
+``torch.nn.functional.leaky_relu``) and backward in place (``leaky_relu_backward(g, x, a,
+out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``).
+
+Timing is lrelu.cli.timing's: the two contenders alternate round by round (A B, B A, ...);
+each round times a batch of calls sized to about ``--target-ms``, after as long again of
+untimed calls of the same contender for arrays under 32 MiB (so that each is timed from its
+own steady state, not from the caches the other left). A figure is the median over rounds;
+the ratio is the median of the per-round ratios torch time / lrelu time, so above 1 means
+lrelu is faster. Successive
+calls alternate alpha between 0.5 and 2.0, for both contenders, so repeated in-place calls
+bring every value back to where it was instead of driving it toward subnormals or inf.
+Each contender works on its own copy of the same values (standard normal, rounded to the
+dtype). torch runs with ``torch.set_num_threads(lrelu.get_num_threads())``.
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/half.py [--sizes 1e3,1e5,1e6,1e7,1e8]
+        [--dtypes float16,bfloat16] [--ops inplace,out,backward] [--json FILE]
+        [--parallel-threshold BYTES]
+
+bfloat16 needs ml_dtypes; torch is required.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+
+import numpy as np
+
+# Not lrelu.cli.timing's 0.01 and 100: 100 * x overflows float16 from 655 on.
+ALPHAS = (0.5, 2.0)
+SETTLE_BELOW_BYTES = 32 * 2**20
+
+
+def contenders(op, dtype, n):
+    import torch
+    import lrelu
+
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((2, n), dtype=np.float32)
+    if dtype == "bfloat16":
+        import ml_dtypes
+        np_dtype, torch_dtype = np.dtype(ml_dtypes.bfloat16), torch.bfloat16
+    else:
+        np_dtype, torch_dtype = np.dtype(dtype), getattr(torch, dtype)
+    x, g = (v.astype(np_dtype) for v in values)
+    # torch gets the same bits, in its own memory
+    tx, tg = (torch.from_numpy(v.view(np.int16).copy()).view(torch_dtype) for v in (x, g))
+    grad_input = torch.ops.aten.leaky_relu_backward.grad_input
+    if op == "inplace":
+        return {"lrelu": lambda a: lrelu.leaky_relu_(x, a),
+                "torch": lambda a: torch.nn.functional.leaky_relu_(tx, a)}, x.nbytes
+    if op == "out":
+        return {"lrelu": lambda a: lrelu.leaky_relu(x, a),
+                "torch": lambda a: torch.nn.functional.leaky_relu(tx, a)}, x.nbytes
+    return {"lrelu": lambda a: lrelu.leaky_relu_backward(g, x, a, out=g),
+            "torch": lambda a: grad_input(tg, tx, a, False, grad_input=tg)}, x.nbytes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1e3,1e5,1e6,1e7,1e8")
+    parser.add_argument("--dtypes", default="float16,bfloat16")
+    parser.add_argument("--ops", default="inplace,out,backward")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--target-ms", type=float, default=2.0)
+    parser.add_argument("--json", help="append the figures to this file, one JSON line per case")
+    parser.add_argument("--parallel-threshold", type=int,
+                        help="bytes from which lrelu may use a team (default: lrelu's own); to "
+                             "see what a team would give below the threshold")
+    args = parser.parse_args()
+
+    # torch first, as bench/vs_torch.py does: both then run on torch's own libgomp.so.1 (the
+    # same soname, so it is loaded once), the runtime torch was built and tuned with.
+    import torch
+    import lrelu
+    from lrelu.cli.timing import measure, ratio
+
+    if args.parallel_threshold is not None:
+        lrelu._threads._set_parallel_threshold(args.parallel_threshold)
+    threads = lrelu.get_num_threads()
+    torch.set_num_threads(threads)
+    simd = lrelu._kernels._simd_info()["selected"]
+    print(f"# {platform.processor() or platform.machine()}, lrelu threads {threads}, torch threads "
+          f"{torch.get_num_threads()}, SIMD {simd}, NumPy {np.__version__}, torch "
+          f"{torch.__version__}, Python {sys.version.split()[0]}; {args.rounds} rounds; parallel "
+          f"threshold {lrelu._threads._openmp_info()['parallel_threshold_bytes']} bytes")
+    print("| op | dtype | n | lrelu µs | torch µs | torch/lrelu |")
+    print("|---|---|---|---|---|---|")
+    for op in args.ops.split(","):
+        for dtype in args.dtypes.split(","):
+            for size in args.sizes.split(","):
+                n = int(float(size))
+                calls, nbytes = contenders(op, dtype, n)
+                samples = measure({k: (lambda i, f=f: f(ALPHAS[i & 1])) for k, f in calls.items()},
+                                  rounds=args.rounds, target_seconds=args.target_ms / 1e3,
+                                  settle_first=nbytes < SETTLE_BELOW_BYTES)
+                lr, tr = (statistics.median(samples[k]) for k in ("lrelu", "torch"))
+                speedup = ratio(samples["torch"], samples["lrelu"])
+                print(f"| {op} | {dtype} | {size} | {lr * 1e6:,.1f} | {tr * 1e6:,.1f} | "
+                      f"{speedup:.2f} |", flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps({"op": op, "dtype": dtype, "n": n, "simd": simd,
+                                            "threads": threads, "lrelu_s": samples["lrelu"],
+                                            "torch_s": samples["torch"], "ratio": speedup}) + "\n")
+                del calls
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""bfloat16 loops for lrelu's ufuncs, once ml_dtypes is imported.
+
+NumPy has no bfloat16; ml_dtypes adds it as a user dtype, whose type number exists only once
+ml_dtypes is imported. Importing ml_dtypes from ``import lrelu`` would cost more than the
+rest of lrelu's own import (BENCHMARKS.md, "float16 and bfloat16"), so lrelu does not:
+
+- if ml_dtypes is already imported, the rows are registered at once (a few microseconds);
+- otherwise a finder on ``sys.meta_path`` waits for ml_dtypes' import and registers the rows
+  right after ml_dtypes has run, before its ``import`` statement returns.
+
+So no bfloat16 array can reach a ufunc before its loops exist: such an array needs ml_dtypes
+imported first. Registering lazily from the Python API instead would let the raw ufunc,
+called first, find NumPy's safe cast of bfloat16 to float32 and silently return float32.
+"""
+
+import importlib.abc
+import sys
+import warnings
+
+from . import ufuncs
+
+_MODULE = "ml_dtypes"
+
+
+def has_loops(dtype):
+    """Whether `dtype` (a numpy.dtype) is the bfloat16 the ufuncs have loops for; type numbers
+    are unique in a process. Cheap: leaky_relu_ asks it on every bfloat16 call."""
+    return dtype.num == ufuncs._USER_TYPES.get("E")
+
+
+def _register(module):
+    """Registers for ml_dtypes' bfloat16; never makes the user's import of ml_dtypes fail."""
+    try:
+        ufuncs._register_bfloat16(module.bfloat16)
+    except Exception as exc:  # an ml_dtypes without bfloat16, or a NumPy refusing the loops
+        warnings.warn(f"lrelu: no bfloat16 loops ({type(exc).__name__}: {exc}); bfloat16 "
+                      "arrays will be computed through NumPy's casts", RuntimeWarning,
+                      stacklevel=2)
+
+
+class _Loader(importlib.abc.Loader):
+    """ml_dtypes' own loader, then the registration. Once ml_dtypes has run, the module and
+    its spec get their own loader back, so nothing of this wrapper stays visible."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        try:
+            self._loader.exec_module(module)
+        finally:
+            module.__loader__ = self._loader
+            if getattr(module, "__spec__", None) is not None:
+                module.__spec__.loader = self._loader
+        _register(module)
+
+    def __getattr__(self, name):    # get_resource_reader, is_package, ...
+        return getattr(self._loader, name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: for ml_dtypes, asks the finders after it and wraps the loader."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != _MODULE:
+            return None
+        finders = sys.meta_path
+        following = finders[finders.index(self) + 1:] if self in finders else finders
+        for finder in following:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Loader(spec.loader)
+                    uninstall()
+                return spec
+        return None
+
+
+_finder = _Finder()
+
+
+def install():
+    """Registers now if ml_dtypes is imported, else when it is."""
+    module = sys.modules.get(_MODULE)
+    if module is not None and hasattr(module, "bfloat16"):
+        _register(module)
+    elif _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def uninstall():
+    try:
+        sys.meta_path.remove(_finder)
+    except ValueError:
+        pass

@@ -1,0 +1,35 @@
+"""The float16 and bfloat16 tests again at every SIMD level compiled in, each in a fresh
+interpreter with LRELU_SIMD forcing the level (it is chosen once, at import). A level this
+CPU cannot run is skipped: LRELU_SIMD would fall back to the baseline."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lrelu import _kernels
+
+from helpers import run_python
+
+HERE = Path(__file__).resolve().parent
+MODULES = ["test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py"]
+LEVELS = ["baseline"] + _kernels._simd_info()["dispatch"]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_16_bit_formats_follow_their_rules_at_every_level(level):
+    paths = [str(HERE / m) for m in MODULES]
+    out = run_python(f"""
+        import sys
+        import pytest
+        from lrelu import _kernels
+        selected = _kernels._simd_info()["selected"]
+        if selected != {level!r}:
+            print("LEVEL NOT RUN:", selected)
+            sys.exit(0)
+        sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *{paths!r}]))
+        """, env=dict(os.environ, LRELU_SIMD=level), timeout=900)
+    if "LEVEL NOT RUN" in out.stdout:
+        pytest.skip(f"this CPU cannot run {level}")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout.splitlines()[-1], out.stdout[-2000:]
