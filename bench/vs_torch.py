@@ -6,6 +6,10 @@ noise. It prints median and best GB/s for each and the median of per-round ratio
 (torch time / lrelu time: above 1, lrelu is faster), once per process.
 
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py [--processes 3] [--sizes 1e6,1e7,1e8]
+        [--ops inplace,out,outarg,backward]
+
+Ops: inplace (``leaky_relu_``), out (a fresh result), outarg (``out=`` a preallocated array,
+against ``torch.ops.aten.leaky_relu.out``), backward (in place into grad).
 """
 
 import argparse
@@ -26,6 +30,10 @@ if op == "inplace":
     calls = {"lrelu": lambda a: lrelu.leaky_relu_(x, a), "torch": lambda a: torch.nn.functional.leaky_relu_(tx, a)}
 elif op == "out":
     calls = {"lrelu": lambda a: lrelu.leaky_relu(x, a), "torch": lambda a: torch.nn.functional.leaky_relu(tx, a)}
+elif op == "outarg":
+    y, ty = np.empty_like(x), torch.empty_like(tx)
+    calls = {"lrelu": lambda a: lrelu.leaky_relu(x, a, out=y),
+             "torch": lambda a: torch.ops.aten.leaky_relu.out(tx, a, out=ty)}
 else:
     calls = {"lrelu": lambda a: lrelu.leaky_relu_backward(g, x, a, out=g),
              "torch": lambda a: grad_input(tg, tx, a, False, grad_input=tg)}
@@ -44,10 +52,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--sizes", default="1e6,1e7,1e8", help="comma-separated element counts")
+    parser.add_argument("--ops", default="inplace,out,backward", help="comma-separated: inplace, out, outarg, backward")
     args = parser.parse_args()
     print("| op | dtype | n | GB/s per process: median (best) and ratio |")
     print("|---|---|---|---|")
-    for op in ("inplace", "out", "backward"):
+    for op in args.ops.split(","):
         for dt in ("float32", "float64"):
             for n in args.sizes.split(","):
                 runs = [subprocess.run([sys.executable, "-c", CHILD, n, dt, op], cwd=tempfile.gettempdir(),
