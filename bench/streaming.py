@@ -117,7 +117,7 @@ def threshold(args):
                     _kernels._set_stream_threshold(NEVER)
                     ordinary, streaming = (statistics.median(samples[k]) for k in (0, 1))
                     ratio = statistics.median(a / b for a, b in zip(samples[0], samples[1]))
-                    print(f"{op:8s} {dtype.name:7s} {n:9.0e} {out.nbytes:10d} {out.nbytes / llc:6.2f} "
+                    print(f"{op:8s} {dtype.name:7s} {n:9.3g} {out.nbytes:10d} {out.nbytes / llc:6.2f} "
                           f"{ordinary * 1e6:10.1f} {streaming * 1e6:10.1f} {ratio:8.3f} {load.cpus():6.2f}", flush=True)
                     del x, g, out, call
     finally:

@@ -260,14 +260,20 @@ static int cpu_supports(const char *level)
 
 /* ---- the last-level cache, and the streaming threshold ------------------------------------- */
 
-/* Streaming pays once the bytes a call writes exceed this many last-level caches; why this
- * multiple: bench/streaming.py and BENCHMARKS.md, "Streaming stores". */
-#define STREAM_LLC_MULTIPLE 1
+/* A call streams when it writes more than half the last-level cache: past that, its input
+ * and its result (an out-of-place pass moves at least those two) no longer fit in the cache
+ * together, so the result cannot stay there for whoever reads it next, and writing it past
+ * the cache saves the read for ownership. Below, streaming loses (0.55-0.96x at an eighth of
+ * the cache and less) and evicts a result that could have stayed. On the development VM it
+ * already wins from a quarter of the reported cache, because the L3 there is shared with the
+ * host's other tenants; a threshold taken from that would lose on a machine whose L3 is its
+ * own. Figures: bench/streaming.log, BENCHMARKS.md "Streaming stores". */
+#define STREAM_LLC_DIVISOR 2
 #define DEFAULT_LLC_BYTES ((ptrdiff_t)32 << 20)   /* when no source below answers */
 
 static ptrdiff_t llc_bytes = 0;
 static const char *llc_source = "default";
-static ptrdiff_t stream_min_bytes = STREAM_LLC_MULTIPLE * DEFAULT_LLC_BYTES;
+static ptrdiff_t stream_min_bytes = DEFAULT_LLC_BYTES / STREAM_LLC_DIVISOR;
 
 #if defined(__linux__)
 /* One sysfs value of cpu0's cache indexK: an integer with an optional K/M/G suffix. */
@@ -339,7 +345,7 @@ static void find_llc(void)
         llc_source = "default";
     }
     llc_bytes = size > 0 ? size : 0;
-    stream_min_bytes = STREAM_LLC_MULTIPLE * (size > 0 ? size : DEFAULT_LLC_BYTES);
+    stream_min_bytes = (size > 0 ? size : DEFAULT_LLC_BYTES) / STREAM_LLC_DIVISOR;
 }
 
 int lrelu_stream_built(void) { return selected->stream_float != NULL; }
