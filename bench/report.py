@@ -130,6 +130,7 @@ def main():
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
     parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
+    parser.add_argument("--streaming", help="bench/streaming.md: the streaming-store section, included as written")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
     parser.add_argument("--json", help="also save the raw rows here")
     parser.add_argument("-o", "--output", default="BENCHMARKS.md")
@@ -180,11 +181,13 @@ def main():
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/results/threshold.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py --membw ../shared/tools/membw \\",
         "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/results/threshold.log \\",
-        "    --simd-log bench/results/simd_levels.log --notes bench/notes.md --json bench/results/results.json",
+        "    --simd-log bench/results/simd_levels.log --notes bench/notes.md \\",
+        "    --streaming bench/results/streaming.md --json bench/results/results.json",
         "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/results/simd_levels.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/results/vs_torch.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
         "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
+        "# bench/results/streaming.md says how its logs were made (bench/streaming.py, vs_torch.py --ops outarg)",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",
@@ -203,6 +206,9 @@ def main():
                          "median µs per call. lrelu goes parallel from the threshold in the header above; the "
                          "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
                          fenced=True)
+    if args.streaming:
+        with open(args.streaming) as f:
+            lines += [f.read().rstrip(), ""]
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")
     with open(args.output, "w") as f:

@@ -7,7 +7,10 @@ time: above 1, lrelu is faster), once per process. Each process is this module a
 as `python -m vs_torch --child N DTYPE OP`.
 
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py [--processes 3] [--sizes 1e6,1e7,1e8] \
-        > bench/results/vs_torch.log
+        [--ops inplace,out,outarg,backward] > bench/results/vs_torch.log
+
+Ops: inplace (``leaky_relu_``), out (a fresh result), outarg (``out=`` a preallocated array,
+against ``torch.ops.aten.leaky_relu.out``), backward (in place into grad).
 """
 
 import argparse
@@ -40,6 +43,10 @@ def child(n, dt, op):
     elif op == "out":
         calls = {"lrelu": lambda i: lrelu.leaky_relu(x, alpha[i & 1]),
                  "torch": lambda i: torch.nn.functional.leaky_relu(tx, alpha[i & 1])}
+    elif op == "outarg":
+        y, ty = np.empty_like(x), torch.empty_like(tx)
+        calls = {"lrelu": lambda i: lrelu.leaky_relu(x, alpha[i & 1], out=y),
+                 "torch": lambda i: torch.ops.aten.leaky_relu.out(tx, alpha[i & 1], out=ty)}
     else:
         calls = {"lrelu": lambda i: lrelu.leaky_relu_backward(g, x, alpha[i & 1], out=g),
                  "torch": lambda i: grad_input(tg, tx, alpha[i & 1], False, grad_input=tg)}
@@ -55,6 +62,7 @@ def main():
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--sizes", default="1e6,1e7,1e8", help="comma-separated element counts")
     parser.add_argument("--child", nargs=3, metavar=("N", "DTYPE", "OP"), help=argparse.SUPPRESS)
+    parser.add_argument("--ops", default="inplace,out,backward", help="comma-separated: inplace, out, outarg, backward")
     args = parser.parse_args()
     if args.child:
         n, dt, op = args.child
@@ -65,7 +73,7 @@ def main():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")])))
     print("| op | dtype | n | GB/s per process: median (best) and ratio |")
     print("|---|---|---|---|")
-    for op in ("inplace", "out", "backward"):
+    for op in args.ops.split(","):
         for dt in ("float32", "float64"):
             for n in args.sizes.split(","):
                 runs = [subprocess.run([sys.executable, "-m", "vs_torch", "--child", n, dt, op], cwd=tempfile.gettempdir(),

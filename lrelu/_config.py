@@ -32,18 +32,25 @@ def config():
         "simd_baseline": simd["baseline"],
         "simd_dispatch": simd["dispatch"],
         "simd_selected": simd["selected"],
+        "stream": simd["stream"],
+        "stream_threshold_bytes": simd["stream_threshold_bytes"],
+        "llc_bytes": simd["llc_bytes"],
+        "llc_source": simd["llc_source"],
     }
 
 
 def show_config(file=None, mode="stdout"):
     """Print lrelu's version, NumPy's, OpenMP on/off, threads, the parallel threshold, the
-    compiler flags and the SIMD level in use; with ``mode="dicts"``, return them as a dict
-    instead (as ``numpy.show_config`` does)."""
+    compiler flags, the SIMD level in use and the streaming-store threshold; with
+    ``mode="dicts"``, return them as a dict instead (as ``numpy.show_config`` does)."""
     if mode == "dicts":
         return config()
     if mode != "stdout":
         raise ValueError(f"show_config: mode must be 'stdout' or 'dicts', got {mode!r}")
     c = config()
+    llc = f"{c['llc_bytes'] >> 20} MiB, from {c['llc_source']}" if c["llc_bytes"] else "unknown"
+    stream = (f"above {c['stream_threshold_bytes']} bytes written per call (last-level cache {llc})"
+              if c["stream"] else "none for this SIMD level")
     openmp = f"on (OpenMP {c['openmp_version']}; {c['openmp_flags']})" if c["openmp"] else "off (serial build)"
     lines = [
         f"lrelu {c['lrelu']}",
@@ -57,5 +64,6 @@ def show_config(file=None, mode="stdout"):
         f"  compiler:           {c['compiler']}",
         f"  compile args:       {' '.join(c['compile_args'] or [])}",
         f"  simd:               baseline {c['simd_baseline']}; compiled for {', '.join(c['simd_dispatch']) or 'none'}; using {c['simd_selected']}",
+        f"  streaming stores:   {stream}",
     ]
     print("\n".join(lines), file=file if file is not None else sys.stdout)

@@ -48,6 +48,13 @@ cdef extern from "simd.h" nogil:
     const char* lrelu_simd_init()
     const char* lrelu_simd_baseline()
     const char* lrelu_simd_dispatchable()
+    int LRELU_STREAM
+    int lrelu_stream_built()
+    Py_ssize_t lrelu_stream_min_bytes()
+    void lrelu_set_stream_min_bytes(Py_ssize_t nbytes)
+    Py_ssize_t lrelu_llc_bytes()
+    const char* lrelu_llc_source()
+    unsigned long lrelu_streamed_chunks()
 
 _SIMD_LEVEL = lrelu_simd_init().decode()
 
@@ -122,6 +129,17 @@ cdef inline Py_ssize_t _chunk(Py_ssize_t n, int threads) noexcept nogil:
     return (chunk + 63) & ~(<Py_ssize_t>63)
 
 
+cdef inline int _stream_flag(Py_ssize_t nbytes, const void* g, const void* x, const void* out,
+                             Py_ssize_t out_step, Py_ssize_t size) noexcept nogil:
+    # Streaming stores (src/simd.c) for a contiguous result that is neither input (never in
+    # place: there the line is read anyway, and they lose; BENCHMARKS.md) and larger than the
+    # threshold, which src/simd.c sets from the last-level cache. Each thread's chunk then
+    # streams its part and fences it.
+    if out_step == size and out != x and out != g and nbytes > lrelu_stream_min_bytes():
+        return LRELU_STREAM
+    return 0
+
+
 cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
                  const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
                  int flags) noexcept nogil:
@@ -132,6 +150,7 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
     cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(real))
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
+    flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
     if plan.threads <= 1:
         _serial(n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
@@ -297,10 +316,30 @@ cdef int leaky_relu_backward(const floating_t[:] grad, const floating_t[:] x, fl
 
 def _simd_info():
     """For show_config(): the compiler's baseline ISA, the levels compiled for run-time
-    dispatch, and the one chosen at import (LRELU_SIMD=<level> forces one this CPU has)."""
+    dispatch, the one chosen at import (LRELU_SIMD=<level> forces one this CPU has), and
+    streaming stores: whether the chosen loops have them, from how many bytes written per
+    call, and the last-level cache that threshold comes from (0 if unknown) and its source."""
     dispatch = lrelu_simd_dispatchable().decode()
     return {
         "baseline": lrelu_simd_baseline().decode(),
         "dispatch": dispatch.split(",") if dispatch else [],
         "selected": _SIMD_LEVEL,
+        "stream": bool(lrelu_stream_built()),
+        "stream_threshold_bytes": lrelu_stream_min_bytes(),
+        "llc_bytes": lrelu_llc_bytes(),
+        "llc_source": lrelu_llc_source().decode(),
     }
+
+
+def _set_stream_threshold(nbytes):
+    """Change the streaming-store threshold (bytes a call writes); returns the old one. For
+    tests (small arrays through the streaming loop) and bench/streaming.py; not for users."""
+    old = lrelu_stream_min_bytes()
+    lrelu_set_stream_min_bytes(max(0, int(nbytes)))
+    return old
+
+
+def _streamed_chunks():
+    """How many loop runs (one per thread per call) have used streaming stores in this
+    process; tests use it to see which path a call took."""
+    return lrelu_streamed_chunks()

@@ -15,6 +15,9 @@
 /* flags for the loops */
 #define LRELU_AT_ZERO_ALPHA 1   /* slope(x) = 1 only if x > 0: 0 and -0.0 get alpha (PyTorch's
                                    backward); the forward ignores it */
+#define LRELU_STREAM 2          /* write out with non-temporal (streaming) stores where this build
+                                   has them (x86 SSE2 and AVX2); the caller decides
+                                   (kernel() in lrelu/_kernels.pyx, lrelu_stream_min_bytes) */
 
 /* The scalar formula, for the strided loop in _kernels.pyx. */
 #define LRELU_APPLY(g, x, alpha) ((g) * ((x) >= 0 ? 1 : (alpha)))
@@ -37,5 +40,15 @@ const char *lrelu_simd_init(void);
 /* The compiler's baseline ISA, and the comma-separated levels compiled for run-time dispatch. */
 const char *lrelu_simd_baseline(void);
 const char *lrelu_simd_dispatchable(void);
+
+/* Streaming stores. A call that writes more than lrelu_stream_min_bytes into an output that
+ * is not one of its inputs sets LRELU_STREAM (the threshold is set by lrelu_simd_init from the
+ * last-level cache size; bench/streaming.py and BENCHMARKS.md say why there). */
+int lrelu_stream_built(void);               /* 1 if the loops honour LRELU_STREAM */
+ptrdiff_t lrelu_stream_min_bytes(void);
+void lrelu_set_stream_min_bytes(ptrdiff_t nbytes);
+ptrdiff_t lrelu_llc_bytes(void);            /* the last-level cache found, 0 if unknown */
+const char *lrelu_llc_source(void);         /* where it was found: "sysfs", "sysconf", ... */
+unsigned long lrelu_streamed_chunks(void);  /* loop runs that streamed (tests) */
 
 #endif
