@@ -6,6 +6,8 @@
 ``where=``, ``casting=``, ``dtype=``, broadcasting, overlap handling and ``__array_ufunc__``
 dispatch (pandas, xarray, dask) all come from NumPy. They take alpha as a required argument
 and do not validate it; ``lrelu.leaky_relu`` and friends add the default and the checks.
+``leaky_relu_derivative_at_zero_alpha`` and ``leaky_relu_backward_at_zero_alpha`` are the same
+loops with PyTorch's convention at 0 (slope 1 only for x > 0), for ``at_zero="alpha"``.
 """
 
 cimport numpy as cnp
@@ -14,7 +16,7 @@ from numpy cimport npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, Py
 
 import numpy as np
 
-from lrelu._kernels cimport kernel, converting_kernel, real, source, lrelu_half
+from lrelu._kernels cimport AT_ZERO_ALPHA, kernel, converting_kernel, real, source, lrelu_half
 
 cnp.import_array()
 cnp.import_umath()
@@ -32,6 +34,9 @@ cdef struct Operation:
 cdef Operation _FORWARD = Operation(FORWARD, 0)
 cdef Operation _DERIVATIVE = Operation(DERIVATIVE, 0)
 cdef Operation _BACKWARD = Operation(BACKWARD, 0)
+# PyTorch's and TensorFlow's convention: the same loops, slope(0) = alpha.
+cdef Operation _DERIVATIVE_AT_ZERO_ALPHA = Operation(DERIVATIVE, AT_ZERO_ALPHA)
+cdef Operation _BACKWARD_AT_ZERO_ALPHA = Operation(BACKWARD, AT_ZERO_ALPHA)
 
 
 cdef inline real _one(real* tag) noexcept nogil:
@@ -150,8 +155,28 @@ cdef bytes _BACKWARD_DOC = b"""leaky_relu_backward(grad, x, alpha, /, out=None, 
 Gradient through Leaky ReLU, fused in one pass: grad where x >= 0, alpha * grad elsewhere.
 ``out=grad`` works in place."""
 
+cdef bytes _DERIVATIVE_AT_ZERO_ALPHA_DOC = b"""leaky_relu_derivative_at_zero_alpha(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Derivative of Leaky ReLU with PyTorch's and TensorFlow's convention at 0: 1 where x > 0,
+alpha elsewhere (so alpha at 0 and -0.0, and NaN), in the dtype of x (float64 for integer x).
+``lrelu.leaky_relu_derivative(x, alpha, at_zero="alpha")`` calls it."""
+
+cdef bytes _BACKWARD_AT_ZERO_ALPHA_DOC = b"""leaky_relu_backward_at_zero_alpha(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Gradient through Leaky ReLU with PyTorch's convention at 0, fused in one pass: grad where
+x > 0, alpha * grad elsewhere (0 and -0.0 included), as
+``torch.ops.aten.leaky_relu_backward(grad, x, alpha, False)``. ``out=grad`` works in place;
+``lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha")`` calls it."""
+
 leaky_relu = _make_ufunc(UNARY_TYPES, &_FORWARD, 2, b"leaky_relu", _FORWARD_DOC)
 leaky_relu_derivative = _make_ufunc(UNARY_TYPES, &_DERIVATIVE, 2, b"leaky_relu_derivative",
                                     _DERIVATIVE_DOC)
 leaky_relu_backward = _make_ufunc(BACKWARD_TYPES, &_BACKWARD, 3, b"leaky_relu_backward",
                                   _BACKWARD_DOC)
+# The same rows with the other convention at 0: a new dtype's rows serve both.
+leaky_relu_derivative_at_zero_alpha = _make_ufunc(
+    UNARY_TYPES, &_DERIVATIVE_AT_ZERO_ALPHA, 2, b"leaky_relu_derivative_at_zero_alpha",
+    _DERIVATIVE_AT_ZERO_ALPHA_DOC)
+leaky_relu_backward_at_zero_alpha = _make_ufunc(
+    BACKWARD_TYPES, &_BACKWARD_AT_ZERO_ALPHA, 3, b"leaky_relu_backward_at_zero_alpha",
+    _BACKWARD_AT_ZERO_ALPHA_DOC)
