@@ -128,6 +128,7 @@ def main():
     parser.add_argument("--dtype", default="float32,float64")
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
     parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
+    parser.add_argument("--training-log", help="output of bench/training.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
     parser.add_argument("--json", help="also save the raw rows here")
@@ -183,6 +184,7 @@ def main():
         "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/simd_levels.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/vs_torch.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/fresh_result.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/training.py > bench/training.log",
         "python bench/report.py --from-json bench/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",
@@ -201,6 +203,11 @@ def main():
                          "median µs per call. lrelu goes parallel from the threshold in the header above; the "
                          "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
                          fenced=True)
+    lines += log_section(args.training_log, "Training kernels",
+                         "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
+                         "against PyTorch (issue 14's targets), in one process, contenders alternating "
+                         "round by round after an untimed settling batch each; medians, and the median "
+                         "of per-round ratios (torch time / lrelu time: above 1, lrelu is faster).")
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")
     with open(args.output, "w") as f:

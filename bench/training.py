@@ -4,8 +4,9 @@
 
 - backward: ``lrelu.leaky_relu_backward(g, x, a, out=g, at_zero="alpha")`` against
   ``torch.ops.aten.leaky_relu_backward.grad_input(g, x, a, False, grad_input=g)``, in place
-  on grad, float32, 1e6 and 1e8 elements. alpha alternates between 0.01 and 100 so that
-  repeated calls on the same grad neither decay into subnormals nor grow.
+  on grad, float32, 1e6 and 1e8 elements, and lrelu's default convention beside them (the
+  two should run at one speed). alpha alternates between 0.01 and 100 so that repeated
+  calls on the same grad neither decay into subnormals nor grow.
 - prelu: ``lrelu.prelu_backward(g, x, alpha)`` with per-channel alpha (C, 1, 1) against
   PyTorch's PReLU backward computing both gradients, on a (32, 64, 56, 56) float32 batch:
   autograd on ``torch.nn.functional.prelu`` (``torch.autograd.grad`` with retain_graph, so
@@ -14,8 +15,9 @@
   a preallocated buffer is timed too.
 
 Timing: contenders alternate (A B, B A, ...) in every round, each round timing a batch of
-calls per contender; the figure is the median over rounds and the ratio the median of the
-per-round ratios (torch time / lrelu time: above 1, lrelu is faster). This is the simplest
+calls per contender after an untimed batch of the same (settling); the figure is the median
+over rounds and the ratio the median of the per-round ratios (torch time / lrelu time:
+above 1, lrelu is faster). This is the simplest
 alternating timer: the shared one (lrelu/cli/timing.py, branch `tools`) was not on main
 when this was written.
 """
@@ -35,16 +37,20 @@ ALPHAS = (0.01, 100.0)
 
 
 def alternate(calls, rounds, batch):
-    """{name: [seconds per call, one per round]}, contenders alternating A B, B A, ...;
-    each is warmed up with one batch first."""
+    """{name: [seconds per call, one per round]}, contenders alternating A B, B A, ...
+
+    Each timed batch follows an untimed one of the same contender (settling): the one before
+    leaves its OpenMP threads spinning for a while after its last call (lrelu's libgomp and
+    the one bundled with torch are two runtimes on the same 2 cores), and caches holding its
+    own data; without settling that transient falls on whoever comes next."""
     names = list(calls)
-    for name in names:
-        for i in range(batch):
-            calls[name](i)
     samples = {name: [] for name in names}
-    done = dict.fromkeys(names, batch)
+    done = dict.fromkeys(names, 0)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
+            for i in range(done[name], done[name] + batch):
+                calls[name](i)
+            done[name] += batch
             start = time.perf_counter()
             for i in range(done[name], done[name] + batch):
                 calls[name](i)
@@ -74,6 +80,7 @@ def backward_case(n, rounds):
     calls = {
         "lrelu": lambda i: lrelu.leaky_relu_backward(g, x, ALPHAS[i & 1], out=g, at_zero="alpha"),
         "torch": lambda i: grad_input(tg, tx, ALPHAS[i & 1], False, grad_input=tg),
+        "lrelu, at_zero=\"one\"": lambda i: lrelu.leaky_relu_backward(g, x, ALPHAS[i & 1], out=g),
     }
     batch = max(2, int(2e8 // (12 * n)) & ~1)   # about 20 ms of memory traffic per batch
     report(f"backward, at_zero=\"alpha\", in place on grad, float32, n = {n:.0e}",

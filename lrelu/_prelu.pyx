@@ -142,9 +142,10 @@ def backward(grad, x, alpha, out, dtype, at_zero_alpha):
     kept = [axis for axis in range(len(shape)) if a.shape[axis] != 1]
     first, last = (min(kept), max(kept) + 1) if kept else (len(shape), len(shape))
     block = shape[first:last]
-    # the alpha values of the block of axes first..last, one per element of the block
+    # the alpha values of the block of axes first..last, one per element of the block, in
+    # the result dtype first, as the ufunc casts them (float16's then go to float32 exactly)
     alpha_block = np.broadcast_to(a[(0,) * first + (slice(None),) * (last - first) + (0,) * (len(shape) - last)],
-                                  block).ravel()
+                                  block).astype(dtype).ravel()
     if x.size:
         sums = _run(gt.reshape(-1), xt.reshape(-1), alpha_block, result.reshape(-1),
                     math.prod(shape[:first]), math.prod(block), math.prod(shape[last:]),

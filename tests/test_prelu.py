@@ -70,6 +70,15 @@ def test_grad_x_is_the_backward_of_the_broadcast_alpha(shape, alpha_shape, dtype
     assert_same(grad_x, expected)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_a_python_float_alpha_is_rounded_to_the_dtype_as_the_ufunc_rounds_it(dtype):
+    x, grad = sample((40, 3), dtype, seed=1), sample((40, 3), dtype, seed=2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        grad_x, _ = lrelu.prelu_backward(grad, x, 0.01)
+        expected = reference.backward(grad, x, 0.01)
+    assert_same(grad_x, expected)
+
+
 @pytest.mark.parametrize("at_zero", ["one", "alpha"])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape, alpha_shape", LAYOUTS)
@@ -113,6 +122,17 @@ def test_grad_alpha_has_the_same_bits_on_1_to_4_threads_and_every_call(shape, al
     assert all(result == results[0] for result in results)
 
 
+def central_differences(function, values, h=1e-6):
+    """d function / d values, element by element, by central differences."""
+    numeric = np.empty_like(values)
+    for i in np.ndindex(values.shape):
+        up, down = values.copy(), values.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (function(up) - function(down)) / (2 * h)
+    return numeric
+
+
 @pytest.mark.parametrize("at_zero", ["one", "alpha"])
 def test_both_gradients_match_finite_differences(at_zero):
     # L = sum(w * leaky_relu(x, alpha)), so dL/dy = w; central differences in float64,
@@ -124,21 +144,10 @@ def test_both_gradients_match_finite_differences(at_zero):
     alpha = rng.uniform(0.05, 0.5, (4, 1))
     loss = lambda x_, alpha_: float(np.sum(w * lrelu.leaky_relu(x_, alpha_)))
     grad_x, grad_alpha = lrelu.prelu_backward(w, x, alpha, at_zero=at_zero)
-    h = 1e-6
-    numeric_x = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        numeric_x[i] = (loss(up, alpha) - loss(down, alpha)) / (2 * h)
-    numeric_alpha = np.empty_like(alpha)
-    for i in np.ndindex(alpha.shape):
-        up, down = alpha.copy(), alpha.copy()
-        up[i] += h
-        down[i] -= h
-        numeric_alpha[i] = (loss(x, up) - loss(x, down)) / (2 * h)
-    np.testing.assert_allclose(grad_x, numeric_x, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grad_alpha, numeric_alpha, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad_x, central_differences(lambda v: loss(v, alpha), x),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad_alpha, central_differences(lambda v: loss(x, v), alpha),
+                               rtol=1e-6, atol=1e-8)
 
 
 def test_zeros_count_for_alpha_only_with_at_zero_alpha():
