@@ -353,12 +353,13 @@ def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
         alpha's shape, in grad_x's dtype: an ndarray for an array alpha (0-d included), a
         NumPy scalar for a NumPy scalar alpha, a Python float for a Python number.
 
-    Accuracy and determinism: products and sums are formed wider than the data. float16
-    sums in float32, float32 in float64, float64 and longdouble in their own type with a
-    compensated sum (TwoSum, each addition's rounding error kept and added back); each result
-    is rounded once. The sum is split into fixed blocks of the array, whatever the thread
-    count, each block is summed serially and the blocks are added in a fixed order: the same
-    inputs give the same bits on 1 thread or many, in every call.
+    Accuracy and determinism: float16 products are formed and summed in float32, float32's in
+    float64 (exact products, a plain float64 sum), float64 and longdouble in their own type.
+    The float16, float64 and longdouble sums are compensated (TwoSum: each addition's
+    rounding error is kept and added back, as if summed in twice the precision). Each result
+    is rounded once to grad_x's dtype. The sum is split into fixed blocks of the array,
+    whatever the thread count; each block is summed serially and the blocks are added in a
+    fixed order, so the same inputs give the same bits on 1 thread or many, in every call.
 
     Speed: grad and x of the result dtype, contiguous in one shared axis order (C, Fortran,
     channels-last or any transpose) are read in place in one pass, whatever alpha's shape.
