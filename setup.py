@@ -36,6 +36,7 @@ MODULES = {
     "lrelu._threads": ["src/threads.c"],
     "lrelu._kernels": ["src/simd.c", "src/half.c"],
     "lrelu.ufuncs": [],
+    "lrelu._prelu": ["src/prelu.c"],
 }
 
 

@@ -129,6 +129,7 @@ def main():
     parser.add_argument("--dtype", default="float32,float64")
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
     parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
+    parser.add_argument("--training-log", help="output of bench/training.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
     parser.add_argument("--streaming", help="bench/streaming.md: the streaming-store section, included as written")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
@@ -187,6 +188,7 @@ def main():
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/results/vs_torch.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
         "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/training.py > bench/results/training.log",
         "# bench/results/streaming.md says how its logs were made (bench/streaming.py, vs_torch.py --ops outarg)",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
@@ -209,6 +211,11 @@ def main():
     if args.streaming:
         with open(args.streaming) as f:
             lines += [f.read().rstrip(), ""]
+    lines += log_section(args.training_log, "Training kernels",
+                         "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
+                         "against PyTorch (issue 14's targets), in one process, contenders alternating "
+                         "round by round after an untimed settling batch each; medians, and the median "
+                         "of per-round ratios (torch time / lrelu time: above 1, lrelu is faster).")
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")
     with open(args.output, "w") as f:

@@ -26,6 +26,7 @@ from ._api import (
     leaky_relu_backward,
     leaky_relu_derivative,
     leaky_relu_derivative_,
+    prelu_backward,
 )
 from ._threads import get_num_threads, set_num_threads, threads
 from ._config import show_config
@@ -50,6 +51,7 @@ __all__ = [
     "leaky_relu_derivative",
     "leaky_relu_derivative_",
     "leaky_relu_backward",
+    "prelu_backward",
     "lrelu",
     "der_lrelu",
     "get_num_threads",

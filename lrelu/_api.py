@@ -16,15 +16,30 @@ import sys
 import numpy as np
 
 from . import _bfloat16
+from . import _prelu
 from .ufuncs import leaky_relu as _forward
 from .ufuncs import leaky_relu_backward as _backward
+from .ufuncs import leaky_relu_backward_at_zero_alpha as _backward_at_zero_alpha
 from .ufuncs import leaky_relu_derivative as _derivative
+from .ufuncs import leaky_relu_derivative_at_zero_alpha as _derivative_at_zero_alpha
 
 # Bound once: a module attribute lookup per call (np.ndarray, ufuncs.leaky_relu) is a
 # measurable part of a 1,000-element call (issue #3's small-array target).
 _ndarray = np.ndarray
 
 _SUPPORTED = "float16, float32, float64, longdouble, integer or bool"
+
+
+# at_zero: f'(0) = 1 (the seed's, x >= 0 picks slope 1) or alpha (PyTorch's and TensorFlow's,
+# x > 0 picks slope 1): two ufuncs with the same loops, chosen here.
+_DERIVATIVES = {"one": _derivative, "alpha": _derivative_at_zero_alpha}
+_BACKWARDS = {"one": _backward, "alpha": _backward_at_zero_alpha}
+
+
+def _bad_at_zero(name, at_zero):
+    kind = ValueError if isinstance(at_zero, str) else TypeError
+    return kind(f"{name}: at_zero must be \"one\" (f'(0) = 1, the default) or \"alpha\" "
+                f"(f'(0) = alpha, as in PyTorch and TensorFlow), got {_described(at_zero)}")
 
 
 _KIND_WORDS = {"c": "complex", "U": "str", "S": "bytes", "O": "object", "M": "datetime64",
@@ -184,19 +199,24 @@ def _not_real(name, label, what, kind):
                      f"got {what}{extra}")
 
 
+def _operand(obj):
+    """(what, kind): an operand in a few words and its dtype kind (None for None)."""
+    if obj is None:
+        return "None", None
+    try:
+        values = obj if hasattr(obj, "dtype") else np.asarray(obj)
+        kind = np.dtype(values.dtype).kind
+        what = f"type {type(obj).__name__}" if kind == "O" and not isinstance(obj, np.ndarray) else _kind_name(values)
+    except Exception:
+        what, kind = f"type {type(obj).__name__}", "O"
+    return what, kind
+
+
 def _type_error(name, exc, out=None, **operands):
     """A TypeError naming the operand NumPy found no loop for, or the out it could not cast
     the result into; else the original error."""
     for label, obj in operands.items():
-        if obj is None:
-            what, kind = "None", None
-        else:
-            try:
-                values = obj if hasattr(obj, "dtype") else np.asarray(obj)
-                kind = np.dtype(values.dtype).kind
-                what = f"type {type(obj).__name__}" if kind == "O" and not isinstance(obj, np.ndarray) else _kind_name(values)
-            except Exception:
-                what, kind = f"type {type(obj).__name__}", "O"
+        what, kind = _operand(obj)
         if kind is None or kind not in "fiub":
             return _not_real(name, label, what, kind)
     if isinstance(out, tuple) and len(out) == 1:
@@ -329,9 +349,13 @@ def leaky_relu_(x, alpha=0.01):
         raise _value_error("leaky_relu_", exc, x, in_place=True, x=x, alpha=alpha) from exc
 
 
-def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
+def leaky_relu_derivative(x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
     """Derivative of Leaky ReLU: 1 where ``x >= 0`` (so f'(0) = f'(-0.0) = 1), ``alpha``
     elsewhere, NaN included (the listing's ``np.where(x >= 0.0, 1.0, alpha)``).
+
+    ``at_zero="alpha"`` takes PyTorch's and TensorFlow's convention instead: 1 only where
+    ``x > 0``, so 0 and -0.0 get alpha. Both run the same loops (the raw ufuncs
+    ``lrelu.ufuncs.leaky_relu_derivative`` and ``leaky_relu_derivative_at_zero_alpha``).
 
     The result has the dtype :func:`leaky_relu` would give (the listing always gives
     float64).
@@ -339,7 +363,12 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
     >>> import numpy as np, lrelu
     >>> lrelu.leaky_relu_derivative(np.array([-1.0, 0.0, 2.0], dtype=np.float32))
     array([0.01, 1.  , 1.  ], dtype=float32)
+    >>> lrelu.leaky_relu_derivative(np.array([-1.0, 0.0, 2.0], dtype=np.float32), at_zero="alpha")
+    array([0.01, 0.01, 1.  ], dtype=float32)
     """
+    derivative = _DERIVATIVES.get(at_zero) if type(at_zero) is str else None
+    if derivative is None:
+        raise _bad_at_zero("leaky_relu_derivative", at_zero)
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha("leaky_relu_derivative", alpha)
     if type(x) is not _ndarray:
@@ -347,26 +376,30 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
         if torch:
             return _as_tensor(torch, leaky_relu_derivative(x, alpha, out, **kwargs), out)
     try:
-        return _derivative(x, alpha, out=out, **kwargs)
+        return derivative(x, alpha, out=out, **kwargs)
     except TypeError as exc:
         raise _type_error("leaky_relu_derivative", exc, out, x=x) from exc
     except ValueError as exc:
         raise _value_error("leaky_relu_derivative", exc, out, x=x, alpha=alpha, **_where(kwargs)) from exc
 
 
-def leaky_relu_derivative_(x, alpha=0.01):
-    """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it."""
+def leaky_relu_derivative_(x, alpha=0.01, *, at_zero="one"):
+    """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it.
+    ``at_zero`` as for :func:`leaky_relu_derivative`."""
+    derivative = _DERIVATIVES.get(at_zero) if type(at_zero) is str else None
+    if derivative is None:
+        raise _bad_at_zero("leaky_relu_derivative_", at_zero)
     if type(x) is not _ndarray or x.dtype.kind != "f":
         _checked_inplace_target("leaky_relu_derivative_", x)
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha("leaky_relu_derivative_", alpha)
     try:
-        return _derivative(x, alpha, out=x)
+        return derivative(x, alpha, out=x)
     except ValueError as exc:
         raise _value_error("leaky_relu_derivative_", exc, x, in_place=True, x=x, alpha=alpha) from exc
 
 
-def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
+def leaky_relu_backward(grad, x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
     """Gradient through Leaky ReLU, ``grad * f'(x)``, fused in one pass.
 
     ``out=grad`` works in place. For ``alpha > 0`` the forward output ``y = leaky_relu(x)``
@@ -375,10 +408,22 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
     negative and tiny, e.g. -1e-45 in float32), ``y >= 0`` holds, so that element gets
     ``grad`` rather than ``alpha * grad``.
 
+    ``at_zero="alpha"`` takes PyTorch's convention (``grad`` only where ``x > 0``, so 0 and
+    -0.0 get ``alpha * grad``): bit for bit ``torch.ops.aten.leaky_relu_backward(grad, x,
+    alpha, False)`` for the same alpha value. For float16, NumPy rounds alpha to float16
+    (the ufunc's alpha operand takes the array's dtype) where PyTorch keeps it in float32,
+    so they agree for alphas that float16 holds exactly (0.25, 0.125, 2**-7...). With
+    ``at_zero="alpha"`` the y-for-x substitution holds without the -0.0 exception.
+
     >>> import numpy as np, lrelu
     >>> lrelu.leaky_relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0]))
     array([0.01, 1.  , 1.  ])
+    >>> lrelu.leaky_relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0]), at_zero="alpha")
+    array([0.01, 0.01, 1.  ])
     """
+    backward = _BACKWARDS.get(at_zero) if type(at_zero) is str else None
+    if backward is None:
+        raise _bad_at_zero("leaky_relu_backward", at_zero)
     if type(alpha) is not float or alpha - alpha != 0.0:
         alpha = _checked_alpha("leaky_relu_backward", alpha)
     if type(grad) is not _ndarray or type(x) is not _ndarray:
@@ -386,9 +431,115 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, **kwargs):
         if torch:
             return _as_tensor(torch, leaky_relu_backward(grad, x, alpha, out, **kwargs), out)
     try:
-        return _backward(grad, x, alpha, out=out, **kwargs)
+        return backward(grad, x, alpha, out=out, **kwargs)
     except TypeError as exc:
         raise _type_error("leaky_relu_backward", exc, out, grad=grad, x=x) from exc
     except ValueError as exc:
         raise _value_error("leaky_relu_backward", exc, out, grad=grad, x=x, alpha=alpha,
                            **_where(kwargs)) from exc
+
+
+def _real_array(name, label, obj):
+    what, kind = _operand(obj)
+    if kind is None or kind not in "fiub":
+        raise _not_real(name, label, what, kind)
+    return np.asarray(obj)
+
+
+def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
+    """The backward pass of PReLU (Leaky ReLU with a learned alpha), in one pass over the
+    data: ``(grad_x, grad_alpha)``.
+
+    - ``grad_x = grad * f'(x)``, bit for bit :func:`leaky_relu_backward` with the same
+      ``at_zero``, alpha broadcast against x.
+    - ``grad_alpha`` is dL/dalpha: ``grad * x`` summed over the elements where f'(x) is
+      alpha, over the axes alpha is broadcast along; it has alpha's shape. Those elements
+      are x < 0 and NaN x (NaN makes the sum NaN, as it should); with ``at_zero="alpha"``
+      also 0 and -0.0, as in PyTorch, where ``grad * x`` is +-0 and adds nothing unless
+      grad is inf or NaN (then NaN, PyTorch's result too).
+
+    Parameters
+    ----------
+    grad, x : array_like of equal shape
+        The gradient arriving at PReLU's output and PReLU's input.
+    alpha : float or array_like
+        The slopes: a number, or an array that broadcasts to x's shape without growing it,
+        e.g. (C, 1, 1) or (1, C, 1, 1) against (N, C, H, W), (C,) against (N, C). Finite.
+    at_zero : {"one", "alpha"}
+        f'(0): 1 (the seed's convention) or alpha (PyTorch's and TensorFlow's).
+    out : ndarray, optional
+        Where to write grad_x: x's shape and the result dtype. ``out=grad`` works in place.
+        grad_alpha, alpha's size, is always a new result.
+
+    Returns
+    -------
+    grad_x : ndarray
+        In the dtype NumPy's promotion gives grad, x and alpha (float64 for integer input),
+        as :func:`leaky_relu_backward` returns.
+    grad_alpha : ndarray, NumPy scalar or float
+        alpha's shape, in grad_x's dtype: an ndarray for an array alpha (0-d included), a
+        NumPy scalar for a NumPy scalar alpha, a Python float for a Python number.
+
+    Accuracy and determinism: float16 products are formed and summed in float32, float32's in
+    float64 (exact products, a plain float64 sum), float64 and longdouble in their own type.
+    The float16, float64 and longdouble sums are compensated (TwoSum: each addition's
+    rounding error is kept and added back, as if summed in twice the precision). Each result
+    is rounded once to grad_x's dtype. The sum is split into fixed blocks of the array,
+    whatever the thread count; each block is summed serially and the blocks are added in a
+    fixed order, so the same inputs give the same bits on 1 thread or many, in every call.
+
+    Speed: grad and x of the result dtype, contiguous in one shared axis order (C, Fortran,
+    channels-last or any transpose) are read in place in one pass, whatever alpha's shape.
+    Other grad and x (strided views, other dtypes) are first copied to C order.
+
+    >>> import numpy as np, lrelu
+    >>> x = np.array([[-2.0, 3.0], [-1.0, 0.0]])
+    >>> grad_x, grad_alpha = lrelu.prelu_backward(np.ones_like(x), x, np.array([0.1, 0.2]))
+    >>> grad_x
+    array([[0.1, 1. ],
+           [0.1, 1. ]])
+    >>> grad_alpha
+    array([-3.,  0.])
+    """
+    name = "prelu_backward"
+    if type(at_zero) is not str or at_zero not in _DERIVATIVES:
+        raise _bad_at_zero(name, at_zero)
+    alpha = _checked_alpha(name, alpha)
+    grad_values = _real_array(name, "grad", grad)
+    x_values = _real_array(name, "x", x)
+    alpha_values = np.asarray(alpha)
+    if grad_values.shape != x_values.shape:
+        raise ValueError(f"{name}: grad has shape {grad_values.shape} but x has shape "
+                         f"{x_values.shape}; they must be equal")
+    try:
+        shape = np.broadcast_shapes(x_values.shape, alpha_values.shape)
+    except ValueError:
+        raise ValueError(f"{name}: alpha has shape {alpha_values.shape}, which does not "
+                         f"broadcast to x's shape {x_values.shape}") from None
+    if shape != x_values.shape:
+        raise ValueError(f"{name}: alpha has shape {alpha_values.shape}, which would broadcast "
+                         f"x's shape {x_values.shape} to {shape}; alpha must broadcast to x's "
+                         "shape (grad_alpha sums over the axes alpha is broadcast along)")
+    python_number = isinstance(alpha, numbers.Number) and not isinstance(alpha, np.generic)
+    dtype = np.result_type(grad_values, x_values, alpha if python_number else alpha_values)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"{name}: out must be a NumPy array, got {type(out).__name__}")
+        if out.shape != x_values.shape:
+            raise ValueError(f"{name}: out has shape {out.shape}, but grad_x has x's shape "
+                             f"{x_values.shape}")
+        if out.dtype != dtype:
+            raise TypeError(f"{name}: out has dtype {out.dtype}, but grad_x is {dtype} (the "
+                            "dtype of grad, x and alpha together)")
+        if not out.flags.writeable:
+            raise ValueError(f"{name}: out is read-only")
+    grad_x, sums = _prelu.backward(grad_values, x_values, alpha_values, out, dtype,
+                                   at_zero == "alpha")
+    grad_alpha = sums.astype(dtype)
+    if python_number:
+        return grad_x, float(grad_alpha)
+    if isinstance(alpha, np.generic):
+        return grad_x, grad_alpha[()]
+    return grad_x, grad_alpha

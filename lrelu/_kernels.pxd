@@ -4,7 +4,8 @@
 #     from lrelu._kernels cimport leaky_relu, leaky_relu_
 #     leaky_relu_(x_view, 0.01)                 # x_view: float[:] or double[:], any stride
 # The memoryview functions release nothing and take no GIL; they raise ValueError (taking the
-# GIL) when shapes differ or alpha is not finite, before writing anything.
+# GIL) when shapes differ, alpha is not finite or at_zero is neither AT_ZERO_ONE nor
+# AT_ZERO_ALPHA, before writing anything.
 
 cdef extern from "lrelu_half.h" nogil:
     ctypedef unsigned short lrelu_half
@@ -37,8 +38,10 @@ ctypedef fused source:
     float
 
 # flags: AT_ZERO_ALPHA makes slope(0) = alpha (x > 0 picks 1), PyTorch's convention for the
-# derivative and the backward; the forward ignores it.
+# derivative and the backward; the forward ignores it. AT_ZERO_ONE (no flag) is the seed's
+# f'(0) = 1. The memoryview functions below take either as their optional last argument.
 cdef enum:
+    AT_ZERO_ONE = 0
     AT_ZERO_ALPHA = 1
 
 # out = g * slope(x), slope(x) = 1 if x >= 0 else alpha, over n elements with byte strides.
@@ -58,7 +61,10 @@ ctypedef fused floating_t:
 
 cdef int leaky_relu(const floating_t[:] x, floating_t[:] out, floating_t alpha) except -1 nogil
 cdef int leaky_relu_(floating_t[:] x, floating_t alpha) except -1 nogil
-cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floating_t alpha) except -1 nogil
-cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha) except -1 nogil
+# at_zero: AT_ZERO_ONE (the default) or AT_ZERO_ALPHA, e.g.
+#     leaky_relu_backward(grad_view, x_view, out_view, 0.01, AT_ZERO_ALPHA)   # PyTorch's
+cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floating_t alpha,
+                               int at_zero=*) except -1 nogil
+cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha, int at_zero=*) except -1 nogil
 cdef int leaky_relu_backward(const floating_t[:] grad, const floating_t[:] x, floating_t[:] out,
-                             floating_t alpha) except -1 nogil
+                             floating_t alpha, int at_zero=*) except -1 nogil

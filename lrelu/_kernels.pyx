@@ -249,6 +249,14 @@ cdef int _check(const char* name, Py_ssize_t n_out, Py_ssize_t n_in, double alph
     return 0
 
 
+cdef int _check_at_zero(const char* name, int at_zero) except -1 nogil:
+    if at_zero != AT_ZERO_ONE and at_zero != AT_ZERO_ALPHA:
+        with gil:
+            raise ValueError(f"{name.decode()}: at_zero must be AT_ZERO_ONE ({AT_ZERO_ONE}) or "
+                             f"AT_ZERO_ALPHA ({AT_ZERO_ALPHA}), got {at_zero}")
+    return 0
+
+
 cdef int _check_overlap(const char* name, const void* a, Py_ssize_t a_step, const void* b,
                         Py_ssize_t b_step, Py_ssize_t n) except -1 nogil:
     # The output may be the input itself (in place) or separate memory, nothing in between:
@@ -283,34 +291,38 @@ cdef int leaky_relu_(floating_t[:] x, floating_t alpha) except -1 nogil:
     return 0
 
 
-cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floating_t alpha) except -1 nogil:
+cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floating_t alpha,
+                               int at_zero=AT_ZERO_ONE) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     cdef floating_t one = 1
     _check(b"leaky_relu_derivative", out.shape[0], n, alpha)
+    _check_at_zero(b"leaky_relu_derivative", at_zero)
     _check_overlap(b"leaky_relu_derivative", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
+        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], at_zero)
     return 0
 
 
-cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha) except -1 nogil:
+cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha, int at_zero=AT_ZERO_ONE) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     cdef floating_t one = 1
     _check(b"leaky_relu_derivative_", n, n, alpha)
+    _check_at_zero(b"leaky_relu_derivative_", at_zero)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], 0)
+        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], at_zero)
     return 0
 
 
 cdef int leaky_relu_backward(const floating_t[:] grad, const floating_t[:] x, floating_t[:] out,
-                             floating_t alpha) except -1 nogil:
+                             floating_t alpha, int at_zero=AT_ZERO_ONE) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     _check(b"leaky_relu_backward", grad.shape[0], n, alpha)
     _check(b"leaky_relu_backward", out.shape[0], n, alpha)
+    _check_at_zero(b"leaky_relu_backward", at_zero)
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &grad[0] if n else NULL, grad.strides[0], n)
     if n:
-        kernel(n, &grad[0], grad.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
+        kernel(n, &grad[0], grad.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], at_zero)
     return 0
 
 

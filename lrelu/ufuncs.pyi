@@ -5,6 +5,9 @@ import numpy as np
 leaky_relu: np.ufunc
 leaky_relu_derivative: np.ufunc
 leaky_relu_backward: np.ufunc
+# The same with PyTorch's convention at 0 (slope 1 only for x > 0): at_zero="alpha".
+leaky_relu_derivative_at_zero_alpha: np.ufunc
+leaky_relu_backward_at_zero_alpha: np.ufunc
 
 # The dtype table: one "inputs->output" row per loop, in NumPy's type characters.
 UNARY_TYPES: list[str]

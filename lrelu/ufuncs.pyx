@@ -9,6 +9,8 @@ and do not validate it; ``lrelu.leaky_relu`` and friends add the default and the
 Because alpha is an input, ``reduce``, ``accumulate``, ``reduceat``, ``outer`` and ``at``
 would read elements of x as alpha: they raise TypeError (see the end of this file).
 bfloat16 loops are added when ml_dtypes is imported (lrelu/_bfloat16.py).
+``leaky_relu_derivative_at_zero_alpha`` and ``leaky_relu_backward_at_zero_alpha`` are the same
+loops with PyTorch's convention at 0 (slope 1 only for x > 0), for ``at_zero="alpha"``.
 """
 
 cimport numpy as cnp
@@ -18,7 +20,8 @@ from numpy cimport (npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, P
 
 import numpy as np
 
-from lrelu._kernels cimport kernel, converting_kernel, real, source, lrelu_half, lrelu_bfloat16
+from lrelu._kernels cimport (AT_ZERO_ALPHA, kernel, converting_kernel, real, source, lrelu_half,
+                             lrelu_bfloat16)
 
 cnp.import_array()
 cnp.import_umath()
@@ -36,6 +39,9 @@ cdef struct Operation:
 cdef Operation _FORWARD = Operation(FORWARD, 0)
 cdef Operation _DERIVATIVE = Operation(DERIVATIVE, 0)
 cdef Operation _BACKWARD = Operation(BACKWARD, 0)
+# PyTorch's and TensorFlow's convention: the same loops, slope(0) = alpha.
+cdef Operation _DERIVATIVE_AT_ZERO_ALPHA = Operation(DERIVATIVE, AT_ZERO_ALPHA)
+cdef Operation _BACKWARD_AT_ZERO_ALPHA = Operation(BACKWARD, AT_ZERO_ALPHA)
 
 
 cdef enum:
@@ -356,15 +362,35 @@ cdef bytes _BACKWARD_DOC = b"""leaky_relu_backward(grad, x, alpha, /, out=None, 
 Gradient through Leaky ReLU, fused in one pass: grad where x >= 0, alpha * grad elsewhere.
 ``out=grad`` works in place."""
 
+cdef bytes _DERIVATIVE_AT_ZERO_ALPHA_DOC = b"""leaky_relu_derivative_at_zero_alpha(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Derivative of Leaky ReLU with PyTorch's and TensorFlow's convention at 0: 1 where x > 0,
+alpha elsewhere (so alpha at 0 and -0.0, and NaN), in the dtype of x (float64 for integer x).
+``lrelu.leaky_relu_derivative(x, alpha, at_zero="alpha")`` calls it."""
+
+cdef bytes _BACKWARD_AT_ZERO_ALPHA_DOC = b"""leaky_relu_backward_at_zero_alpha(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+
+Gradient through Leaky ReLU with PyTorch's convention at 0, fused in one pass: grad where
+x > 0, alpha * grad elsewhere (0 and -0.0 included), as
+``torch.ops.aten.leaky_relu_backward(grad, x, alpha, False)``. ``out=grad`` works in place;
+``lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha")`` calls it."""
+
 leaky_relu = _make_ufunc(UNARY_TYPES, &_FORWARD, 2, b"leaky_relu", _FORWARD_DOC)
 leaky_relu_derivative = _make_ufunc(UNARY_TYPES, &_DERIVATIVE, 2, b"leaky_relu_derivative",
                                     _DERIVATIVE_DOC)
 leaky_relu_backward = _make_ufunc(BACKWARD_TYPES, &_BACKWARD, 3, b"leaky_relu_backward",
                                   _BACKWARD_DOC)
+# The same rows with the other convention at 0: a new dtype's rows serve both.
+leaky_relu_derivative_at_zero_alpha = _make_ufunc(
+    UNARY_TYPES, &_DERIVATIVE_AT_ZERO_ALPHA, 2, b"leaky_relu_derivative_at_zero_alpha",
+    _DERIVATIVE_AT_ZERO_ALPHA_DOC)
+leaky_relu_backward_at_zero_alpha = _make_ufunc(
+    BACKWARD_TYPES, &_BACKWARD_AT_ZERO_ALPHA, 3, b"leaky_relu_backward_at_zero_alpha",
+    _BACKWARD_AT_ZERO_ALPHA_DOC)
 
 
 def _register_bfloat16(dtype):
-    """Gives the three ufuncs their bfloat16 rows, for `dtype` (ml_dtypes.bfloat16, a NumPy
+    """Gives the five ufuncs their bfloat16 rows, for `dtype` (ml_dtypes.bfloat16, a NumPy
     user dtype). Called by lrelu/_bfloat16.py, once; a second call changes nothing."""
     num = np.dtype(dtype).num
     if _USER_TYPES.get("E") == num:
@@ -375,3 +401,7 @@ def _register_bfloat16(dtype):
     _register_rows(leaky_relu, BFLOAT16_UNARY_TYPES, &_FORWARD, 2, num)
     _register_rows(leaky_relu_derivative, BFLOAT16_UNARY_TYPES, &_DERIVATIVE, 2, num)
     _register_rows(leaky_relu_backward, BFLOAT16_BACKWARD_TYPES, &_BACKWARD, 3, num)
+    _register_rows(leaky_relu_derivative_at_zero_alpha, BFLOAT16_UNARY_TYPES,
+                   &_DERIVATIVE_AT_ZERO_ALPHA, 2, num)
+    _register_rows(leaky_relu_backward_at_zero_alpha, BFLOAT16_BACKWARD_TYPES,
+                   &_BACKWARD_AT_ZERO_ALPHA, 3, num)

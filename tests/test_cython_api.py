@@ -28,7 +28,8 @@ pytest.importorskip("setuptools", reason="compiling the Cython API test needs se
 USER_MODULE = """
 # cython: language_level=3, freethreading_compatible=True
 from lrelu._kernels cimport (leaky_relu, leaky_relu_, leaky_relu_derivative,
-                             leaky_relu_derivative_, leaky_relu_backward)
+                             leaky_relu_derivative_, leaky_relu_backward, AT_ZERO_ONE,
+                             AT_ZERO_ALPHA)
 
 ctypedef fused real_t:
     float
@@ -53,6 +54,21 @@ def derivative_(real_t[:] x, real_t alpha):
 def backward(const real_t[:] grad, const real_t[:] x, real_t[:] out, real_t alpha):
     with nogil:
         leaky_relu_backward(grad, x, out, alpha)
+
+# The optional last argument: f'(0) = 1 (AT_ZERO_ONE, the default) or alpha (AT_ZERO_ALPHA).
+AT_ZERO = {"one": AT_ZERO_ONE, "alpha": AT_ZERO_ALPHA}
+
+def derivative_at(const real_t[:] x, real_t[:] out, real_t alpha, int at_zero):
+    with nogil:
+        leaky_relu_derivative(x, out, alpha, at_zero)
+
+def derivative_at_(real_t[:] x, real_t alpha, int at_zero):
+    with nogil:
+        leaky_relu_derivative_(x, alpha, at_zero)
+
+def backward_at(const real_t[:] grad, const real_t[:] x, real_t[:] out, real_t alpha, int at_zero):
+    with nogil:
+        leaky_relu_backward(grad, x, out, alpha, at_zero)
 """
 
 # include_path: the directory holding the lrelu this test imported, so Cython reads its .pxd
@@ -212,3 +228,45 @@ def test_partly_overlapping_output_raises_value_error(user):
     with pytest.raises(ValueError, match="partly overlaps"):
         user.forward(buffer[:8], buffer[2:], 0.1)
     assert_same(buffer, before)
+
+
+@pytest.mark.parametrize("at_zero", ["one", "alpha"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_derivative_takes_the_convention_at_zero(user, dtype, at_zero):
+    x = sample((257,), dtype)
+    x[::4] = 0.0
+    x[1::4] = -0.0
+    out = np.empty_like(x)
+    user.derivative_at(x, out, 0.3, user.AT_ZERO[at_zero])
+    assert_same(out, reference.der_lrelu_typed(x, _alpha(dtype, 0.3), at_zero=at_zero))
+
+
+@pytest.mark.parametrize("at_zero", ["one", "alpha"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_derivative_in_place_takes_the_convention_at_zero(user, dtype, at_zero):
+    x = sample((257,), dtype)
+    x[::4] = 0.0
+    expected = reference.der_lrelu_typed(x, _alpha(dtype, 0.3), at_zero=at_zero)
+    user.derivative_at_(x, 0.3, user.AT_ZERO[at_zero])
+    assert_same(x, expected)
+
+
+@pytest.mark.parametrize("at_zero", ["one", "alpha"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_takes_the_convention_at_zero(user, dtype, at_zero):
+    grad, x = sample((257,), dtype, seed=1), sample((257,), dtype, seed=2)
+    x[::4] = 0.0
+    x[1::4] = -0.0
+    out = np.empty_like(x)
+    user.backward_at(grad, x, out, 0.1, user.AT_ZERO[at_zero])
+    assert_same(out, reference.backward(grad, x, _alpha(dtype, 0.1), at_zero=at_zero))
+
+
+@pytest.mark.parametrize("function", ["derivative_at", "backward_at"])
+def test_an_unknown_at_zero_raises_value_error_and_writes_nothing(user, function):
+    x = sample((6,), np.float64)
+    out = np.full(6, 7.0)
+    args = (x, x, out) if function == "backward_at" else (x, out)
+    with pytest.raises(ValueError, match="at_zero must be AT_ZERO_ONE .* or AT_ZERO_ALPHA"):
+        getattr(user, function)(*args, 0.1, 2)
+    assert (out == 7.0).all()
