@@ -130,6 +130,8 @@ def main():
     parser.add_argument("--threshold-log", help="output of bench/threshold.py to include")
     parser.add_argument("--simd-log", help="output of bench/simd_levels.py to include")
     parser.add_argument("--training-log", help="output of bench/training.py to include")
+    parser.add_argument("--load-log", help="output of bench/load.py to include")
+    parser.add_argument("--half-log", help="output of bench/half.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
     parser.add_argument("--streaming", help="bench/streaming.md: the streaming-store section, included as written")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
@@ -189,6 +191,8 @@ def main():
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
         "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/training.py > bench/results/training.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/load.py > bench/results/load.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/half.py > bench/results/half.log",
         "# bench/results/streaming.md says how its logs were made (bench/streaming.py, vs_torch.py --ops outarg)",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
@@ -211,6 +215,15 @@ def main():
     if args.streaming:
         with open(args.streaming) as f:
             lines += [f.read().rstrip(), ""]
+    lines += log_section(args.load_log, "Under load",
+                         "`bench/load.py` (issue 15): float32 in place with lrelu's default (the planner), "
+                         "a team for every call (`fixed`, lrelu before the planner) and one thread, alternating "
+                         "round by round, beside other processes; then inputs NumPy hands over in pieces, 2 "
+                         "threads against 1. Below 1 in the first table, faster than one thread.")
+    lines += log_section(args.half_log, "float16 and bfloat16",
+                         "`bench/half.py` (issue 9): lrelu against PyTorch's float16 and bfloat16 tensors of "
+                         "the same values, alternating round by round; ratio = torch time / lrelu time "
+                         "(above 1, lrelu is faster).")
     lines += log_section(args.training_log, "Training kernels",
                          "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
                          "against PyTorch (issue 14's targets), in one process, contenders alternating "
