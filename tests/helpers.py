@@ -72,10 +72,12 @@ def every_bit_pattern(dtype):
 def round_to_bfloat16(values):
     """float32 values rounded to bfloat16, to nearest with ties to even, as uint16 bits; a NaN
     stays a NaN. Integer arithmetic on the bits, independent of lrelu and of ml_dtypes."""
+    # uint64 and NumPy integer constants: NumPy 1's value-based casting refuses uint64 >> a
+    # Python int, and kept + up never overflows in 64 bits
     bits = np.asarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    kept, dropped = bits >> 16, bits & 0xFFFF
-    up = (dropped > 0x8000) | ((dropped == 0x8000) & (kept & 1 == 1))
-    rounded = (kept + up).astype(np.uint16)
+    kept, dropped = bits >> np.uint64(16), bits & np.uint64(0xFFFF)
+    up = (dropped > 0x8000) | ((dropped == 0x8000) & (kept & np.uint64(1) == 1))
+    rounded = (kept + up.astype(np.uint64)).astype(np.uint16)
     return np.where(np.isnan(values), np.uint16(0x7FC0), rounded)
 
 
