@@ -2,6 +2,7 @@
 and how it behaves as a Unix tool (--version, closed pipes)."""
 
 import ast
+import importlib.util
 import json
 import os
 import shutil
@@ -11,10 +12,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lrelu
-from lrelu.cli import ceiling, plot
+from lrelu.cli import bench, ceiling, plot, timing
 
 from cli_helpers import OUTSIDE, assert_one_line_error, lrelu_command, run_in_process, run_lrelu
 from helpers import run_python
@@ -220,6 +222,62 @@ def test_bench_plot_is_a_png_matplotlib_can_read(bench_run):
     assert height > 200 and width > 400
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_bench_times_16_bit_dtypes_with_lrelu_and_the_listing(tmp_path, dtype):
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    done = run_lrelu("bench", "--quick", "--sizes", "1000", "--dtype", dtype, "--ceiling-mb", "2",
+                     "--json", tmp_path / "r.json", timeout=180)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert {(r["op"], r["dtype"], r["n"]) for r in rows} == {(op, dtype, 1000) for op in ("inplace", "out")}
+    for op in ("inplace", "out"):
+        names = {r["contender"] for r in rows if r["op"] == op}
+        assert {"lrelu", "listing", "np.maximum"} <= names, (op, names)
+        assert not names & {"numexpr", "numba"}           # neither has 16-bit floats
+        if importlib.util.find_spec("torch"):
+            assert "torch" in names, (op, names)
+        section = done.stdout.split(f"### {op}, {dtype}")[1].split("###")[0]
+        header = next(line for line in section.splitlines() if line.startswith("| n |"))
+        assert "lrelu" in header and "listing" in header
+        # The ceiling's loops are float32's: the same bytes bound the 16-bit tables.
+        assert "float32 passes" in done.stdout.split(f"### {op}, {dtype}")[1].splitlines()[0]
+    # GB/s counts 2 bytes an element.
+    for r in rows:
+        assert r["seconds"] > 0
+        assert r["gbps"] == pytest.approx(bench.STREAMS[r["op"]] * r["n"] * 2 / r["seconds"] / 1e9)
+
+
+def test_bench_alternates_alphas_that_16_bit_data_survives():
+    assert bench.alphas("float32") == bench.alphas("float64") == timing.ALPHAS
+    dtypes = ["float16"] + (["bfloat16"] if importlib.util.find_spec("ml_dtypes") else [])
+    for name in dtypes:
+        dtype = bench.numpy_dtype(name)
+        assert dtype.itemsize == 2 and dtype.name == name
+        x = np.random.default_rng(0).standard_normal(10_000).astype(dtype)
+        x = x[np.abs(x.astype(np.float32)) >= 2.0**-13]       # none halves into a float16 subnormal
+        for pair, kept in [(bench.alphas(dtype), True), (timing.ALPHAS, False)]:
+            y = x.copy()
+            for i in range(200):
+                lrelu.leaky_relu_(y, pair[i & 1])
+            assert np.array_equal(y.view(np.int16), x.view(np.int16)) == kept, (name, pair)
+
+
+def test_bench_without_ml_dtypes_refuses_bfloat16_before_any_benchmark():
+    # Without --quick the benchmark alone would take minutes: the timeout shows it never began.
+    done = run_lrelu("bench", "--dtype", "float32,bfloat16", child=("without", "ml_dtypes"), timeout=60)
+    assert_one_line_error(done, 2, "bfloat16", "ml_dtypes", 'pip install "lrelu[bfloat16]"')
+    assert done.stdout == ""
+
+
+def test_bench_help_names_the_four_dtypes(capsys):
+    done = run_in_process(capsys, "bench", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+        assert dtype in text.split("--dtype DTYPE,...")[-1].split("--threads")[0], dtype
+
+
 def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_path):
     done = run_lrelu("bench", "--plot", tmp_path / "p.png", child=("without", "matplotlib"))
     assert_one_line_error(done, 1, "matplotlib", "pip install")
@@ -229,7 +287,7 @@ def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_pat
 @pytest.mark.parametrize("args, words", [
     (["--sizes", "many"], ["positive number"]),
     (["--sizes", "0"], ["positive number"]),
-    (["--dtype", "int8"], ["float32", "int8"]),
+    (["--dtype", "int8"], ["float32", "float64", "float16", "bfloat16", "int8"]),
     (["--threads", "0"], ["at least 1"]),
     (["--ceiling-mb", "-1"], ["--ceiling-mb", "positive number"]),
     (["--frobnicate"], ["unrecognized"]),

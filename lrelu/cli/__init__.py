@@ -11,6 +11,7 @@ of them.
 """
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -77,16 +78,25 @@ def _sizes(text):
     return sizes
 
 
-BENCH_DTYPES = ("float32", "float64")
+BENCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
+DEFAULT_BENCH_DTYPES = ("float32", "float64")
 
 
 def _dtypes(text):
     dtypes = tuple(s.strip() for s in text.split(",") if s.strip())
     for dt in dtypes:
         if dt not in BENCH_DTYPES:
-            raise argparse.ArgumentTypeError(f"the benchmark times {' and '.join(BENCH_DTYPES)}, not {dt!r}")
+            raise argparse.ArgumentTypeError(
+                f"the benchmark times {', '.join(BENCH_DTYPES[:-1])} and {BENCH_DTYPES[-1]}, not {dt!r}")
     if not dtypes:
         raise argparse.ArgumentTypeError("give at least one dtype, e.g. float32,float64")
+    if "bfloat16" in dtypes:
+        # Here, while parsing, so a missing ml_dtypes stops the command before any timing.
+        try:
+            importlib.import_module("ml_dtypes")
+        except Exception as exc:  # ImportError, or a broken install
+            raise argparse.ArgumentTypeError(f"bfloat16 needs ml_dtypes, which cannot be imported "
+                                             f'({type(exc).__name__}): pip install "lrelu[bfloat16]"') from None
     return dtypes
 
 
@@ -154,8 +164,9 @@ def _parser():
     bench_.add_argument("--quick", action="store_true",
                        help="sizes up to 1e7, in place and out of place only (under a minute)")
     bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
-    bench_.add_argument("--dtype", type=_dtypes, default=BENCH_DTYPES, metavar="DTYPE,...",
-                       help="float32, float64 or both (default both)")
+    bench_.add_argument("--dtype", type=_dtypes, default=DEFAULT_BENCH_DTYPES, metavar="DTYPE,...",
+                       help="any of float32, float64, float16 and bfloat16, comma-separated (default "
+                            "float32,float64); bfloat16 needs ml_dtypes")
     bench_.add_argument("--threads", type=_threads, metavar="N", help="threads for lrelu and every peer")
     bench_.add_argument("--plot", metavar="FILE.png",
                        help="write a PNG of GB/s against size, a line per contender (needs matplotlib)")
@@ -223,7 +234,7 @@ def _run_bench(args):
     sizes = args.sizes or (bench.QUICK_SIZES if args.quick else bench.DEFAULT_SIZES)
     ops = ("inplace", "out") if args.quick else bench.OPERATIONS
     array_bytes = int(args.ceiling_mb * 2**20)
-    ceiling_steps = len(args.dtype) * len(ceiling.thread_counts(threads))
+    ceiling_steps = len(ceiling.measured_dtypes(args.dtype)) * len(ceiling.thread_counts(threads))
     total = ceiling_steps + len(sizes) * len(args.dtype) * len(ops)
     found = None
     if tool:

@@ -28,6 +28,25 @@ OPERATIONS = ("inplace", "out", "derivative", "backward")
 STREAMS = {"inplace": 2, "out": 2, "derivative": 2, "backward": 3}
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
 QUICK_SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
+# In-place calls alternate alpha (see lrelu.cli.timing). Not timing.ALPHAS for 16-bit dtypes:
+# 100 * x overflows float16 (largest finite value 65504) from |x| > 655, and 0.01 is so
+# inexact in 16 bits that each 0.01-then-100 pair moves values, so the data drifts call after
+# call. Halving and doubling are exact (but for the rare value that halves into a float16
+# subnormal), so the data stays as it was; bench/half.py uses the same pair.
+ALPHAS_16_BIT = (0.5, 2.0)
+
+
+def numpy_dtype(name):
+    """The NumPy dtype of a benchmark dtype name. bfloat16 is ml_dtypes' type:
+    np.dtype("bfloat16") only knows it once ml_dtypes has been imported."""
+    if isinstance(name, str) and name == "bfloat16":
+        return np.dtype(importlib.import_module("ml_dtypes").bfloat16)
+    return np.dtype(name)
+
+
+def alphas(dtype):
+    """The alphas that calls on dtype alternate between."""
+    return ALPHAS_16_BIT if numpy_dtype(dtype).itemsize == 2 else timing.ALPHAS
 
 
 def _lrelu(op, dtype):
@@ -61,6 +80,8 @@ def _maximum(op, dtype):
 
 
 def _numexpr(op, dtype):
+    if dtype.itemsize == 2:
+        return None       # numexpr has no float16 or bfloat16
     ne = importlib.import_module("numexpr")
     if op == "inplace":
         return lambda x, g, a: ne.evaluate("where(x >= 0, x, a * x)", local_dict={"x": x, "a": x.dtype.type(a)}, out=x)
@@ -76,6 +97,8 @@ _NUMBA_UFUNCS: dict = {}   # the three numba.vectorize ufuncs, compiled on first
 
 
 def _numba(op, dtype):
+    if dtype.itemsize == 2:
+        return None       # Numba compiles no float16 or bfloat16 arithmetic for the CPU
     if not _NUMBA_UFUNCS:
         numba = importlib.import_module("numba")
         sigs1 = ["float32(float32, float32)", "float64(float64, float64)"]
@@ -107,15 +130,21 @@ def _numba(op, dtype):
 def _torch(op, dtype):
     torch = importlib.import_module("torch")
     F = torch.nn.functional
+    if dtype.name == "bfloat16":
+        # torch.from_numpy knows no ml_dtypes bfloat16: take the bits as int16 and view them as
+        # torch's bfloat16, still sharing memory, so in-place calls write the NumPy array.
+        def tensor(a):
+            return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy
     if op == "inplace":
-        return lambda x, g, a: F.leaky_relu_(torch.from_numpy(x), a)
+        return lambda x, g, a: F.leaky_relu_(tensor(x), a)
     if op == "out":
-        return lambda x, g, a: F.leaky_relu(torch.from_numpy(x), a)
+        return lambda x, g, a: F.leaky_relu(tensor(x), a)
     if op == "derivative":
         return None       # PyTorch has no public elementwise derivative of leaky_relu
     grad_input = torch.ops.aten.leaky_relu_backward.grad_input
-    return lambda x, g, a: grad_input(torch.from_numpy(g), torch.from_numpy(x), a, False,
-                                      grad_input=torch.from_numpy(g))
+    return lambda x, g, a: grad_input(tensor(g), tensor(x), a, False, grad_input=tensor(g))
 
 
 # name -> (module it needs, factory(op, dtype) -> callable(x, grad, alpha) or None)
@@ -158,18 +187,19 @@ def set_threads(n):
 def measure(n, dtype, op, peers, rounds=None, target_seconds=1e-3, rng=None):
     """Time lrelu and peers on one (n, dtype, op). Returns rows (dicts), lrelu first."""
     rng = rng or np.random.default_rng(0)
-    dtype = np.dtype(dtype)
+    dtype = numpy_dtype(dtype)
     x = rng.standard_normal(n).astype(dtype)
     g = rng.standard_normal(n).astype(dtype) if op == "backward" else None
     # In place and backward change their data, so alpha alternates; the rest keep alpha fixed.
     flip = 1 if op in ("inplace", "backward") else 0
+    pair = alphas(dtype)
     calls = {}
     for name, factory in [("lrelu", _lrelu)] + [(name, PEERS[name][1]) for name in peers]:
         fn = factory(op, dtype)
         if fn is not None:
             mine_x = x.copy() if op == "inplace" else x
             mine_g = None if g is None else g.copy()
-            calls[name] = lambda i, fn=fn, x=mine_x, g=mine_g: fn(x, g, timing.ALPHAS[i & flip])
+            calls[name] = lambda i, fn=fn, x=mine_x, g=mine_g: fn(x, g, pair[i & flip])
     # Overflow warnings would only come from np.maximum's own copy drifting to inf.
     with np.errstate(all="ignore"):
         times = timing.measure(calls, rounds=rounds, target_seconds=target_seconds,
@@ -265,8 +295,10 @@ def format_report(result):
     for dt, op in keys:
         sel = [r for r in rows if r["dtype"] == dt and r["op"] == op]
         names = list(dict.fromkeys(r["contender"] for r in sel))
-        bound = found and ceiling.for_operation(found["gbps"].get(str(threads), {}).get(dt, {}), op)
-        limit = f"; memory ceiling {bound[0]:.1f} ({bound[1]})" if bound else ""
+        measured_as = ceiling.measured_as(dt)
+        bound = found and ceiling.for_operation(found["gbps"].get(str(threads), {}).get(measured_as, {}), op)
+        passes = f", {measured_as} passes" if measured_as != dt else ""
+        limit = f"; memory ceiling {bound[0]:.1f} ({bound[1]}{passes})" if bound else ""
         out.append(f"### {op}, {dt}  (GB/s; ×: lrelu's speedup over that peer{limit})")
         out.append("")
         out.append("| n | " + " | ".join(names) + " |")

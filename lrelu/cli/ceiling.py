@@ -33,6 +33,9 @@ FOR_OPERATION = {"inplace": "inplace", "out": "out-fresh", "derivative": "out-fr
 # and the four arrays of one measurement (512 MiB) fit any machine that runs the benchmark.
 ARRAY_BYTES = 128 * 2**20
 REPETITIONS = 10
+# The ceiling's loops (and membw's) are float32 and float64 only. Memory moves bytes, not
+# elements, so a 16-bit dtype is bounded by the float32 passes over arrays of the same bytes.
+MEASURED_AS = {"float16": "float32", "bfloat16": "float32"}
 
 _FIGURE = re.compile(r"(?<![\w-])((?:inplace|out-fresh|out|backward)(?:-nt)?)\s+[\d.]+\s*ms\s+([\d.]+)\s*GB/s")
 
@@ -81,6 +84,16 @@ def measure(n, dtype, threads, repetitions=REPETITIONS):
     return gbps
 
 
+def measured_as(dtype):
+    """The dtype whose passes give dtype's ceiling (itself for float32 and float64)."""
+    return MEASURED_AS.get(str(dtype), str(dtype))
+
+
+def measured_dtypes(dtypes):
+    """The dtypes a ceiling for `dtypes` is measured with, each once, in order."""
+    return list(dict.fromkeys(measured_as(dt) for dt in dtypes))
+
+
 def thread_counts(threads):
     """The thread counts a ceiling is measured with: one thread, and `threads`. Both matter:
     one thread is steady, while a figure on every core swings when another process is busy."""
@@ -88,12 +101,13 @@ def thread_counts(threads):
 
 
 def builtin(dtypes, threads, array_bytes=ARRAY_BYTES, repetitions=REPETITIONS, progress=None):
-    """The ceiling `lrelu bench` reports: every stream over arrays of array_bytes, per dtype,
-    on one thread and on `threads`; progress(done, total, label) after each measurement."""
+    """The ceiling `lrelu bench` reports: every stream over arrays of array_bytes, per dtype
+    measured (measured_dtypes), on one thread and on `threads`; progress(done, total, label)
+    after each measurement."""
     found = stores()
     result = {"source": "built-in", "array_bytes": array_bytes, "repetitions": repetitions,
               "stores": found, "gbps": {}}
-    jobs = [(count, dt) for count in thread_counts(threads) for dt in dtypes]
+    jobs = [(count, dt) for count in thread_counts(threads) for dt in measured_dtypes(dtypes)]
     for done, (count, dt) in enumerate(jobs, 1):
         n = max(1, array_bytes // np.dtype(dt).itemsize)
         result["gbps"].setdefault(str(count), {})[dt] = measure(n, dt, count, repetitions)
@@ -124,8 +138,9 @@ def run_tool(tool, n, dtype, repetitions=REPETITIONS, threads=None, timeout=600)
 
 
 def from_tool(tool, dtypes, threads, array_bytes=ARRAY_BYTES):
-    """The user's tool's ceiling, in the form `lrelu bench` stores it."""
-    gbps = {dt: run_tool(tool, max(1, array_bytes // np.dtype(dt).itemsize), dt, threads=threads) for dt in dtypes}
+    """The user's tool's ceiling, in the form `lrelu bench` stores it (per measured_dtypes)."""
+    gbps = {dt: run_tool(tool, max(1, array_bytes // np.dtype(dt).itemsize), dt, threads=threads)
+            for dt in measured_dtypes(dtypes)}
     return {"path": os.fspath(tool), "threads": threads, "gbps": gbps}
 
 

@@ -20,8 +20,10 @@ def matplotlib_missing():
 
 def ceiling_lines(result, dtype, op):
     """[(GB/s, label, line style)] of the memory ceilings to mark on one panel: the built-in
-    one on every thread count it was measured with, and the user's tool's."""
+    one on every thread count it was measured with, and the user's tool's (float32's for a
+    16-bit dtype, as ceiling.MEASURED_AS says)."""
     found = result.get("ceiling") or {}
+    dtype = ceiling.measured_as(dtype)
     lines = []
     for threads, styles in zip(sorted(found.get("gbps", {}), key=int, reverse=True), ("--", ":")):
         best = ceiling.for_operation(found["gbps"][threads].get(dtype, {}), op)
