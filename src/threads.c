@@ -8,7 +8,7 @@
  * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
  * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
  * So each call is timed, per size class, in the mode it ran in, and the next call takes the
- * mode that has been cheaper per byte. The mode that looks worse is tried again now and then,
+ * mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode that looks worse is tried again now and then,
  * paid from a time budget: each call in the better mode earns EXPLORE_BUDGET of its time, and
  * a try is made when the savings cover the whole estimated time of one call in the other
  * mode. So tries cost at most that share of the time whatever the gap (about one call in 20
@@ -193,6 +193,7 @@ int lrelu_threads_now(void)
 #define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
 #define CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts */
 #define SAMPLE_CAP 4.0          /* a sample counts as at most this many times the other mode */
+#define WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
 
 struct bucket {
     volatile double cost[2];    /* seconds per byte, serial [0] and parallel [1]; 0: unknown */
@@ -260,7 +261,8 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes};
     struct bucket *s;
     double serial, parallel, worse;
-    int threads, mode, other;
+    unsigned long calls;
+    int threads, mode;
 
     if (nbytes < parallel_min_bytes) {
         return plan;
@@ -277,20 +279,21 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
     }
     plan.bucket = lrelu_bucket_of(nbytes);
     s = &buckets[plan.bucket];
-    next_count(&s->calls);
+    calls = next_count(&s->calls);
     serial = load_double(&s->cost[0]);
     parallel = load_double(&s->cost[1]);
-    if (parallel == 0.0) {
-        mode = 1;                           /* first call of this size: try a team */
-    } else if (serial == 0.0) {
-        mode = 0;                           /* second: try one thread */
-        plan.explore = 1;
+    if (calls <= WARMUP_CALLS || parallel == 0.0 || serial == 0.0) {
+        /* Warm-up: both modes twice, alternately, before any choice. One sample each was
+         * not enough: a first team call slowed by something passing (page faults, a
+         * neighbour's time slice) made one thread look better, and with tries paid in full
+         * it took some fifty calls to try the team again. Not charged to the budget. */
+        mode = parallel == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
+        plan.explore = WARMING_UP;
     } else {
         mode = parallel <= serial;
-        other = !mode;
         worse = mode ? serial : parallel;
         if (load_double(&s->credit) >= worse * (double)nbytes) {
-            mode = other;
+            mode = !mode;
             plan.explore = 1;
         }
     }
@@ -298,7 +301,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
         plan.bucket = -1;                   /* another Python thread has the team: not timed */
         return plan;
     }
-    if (plan.explore) {
+    if (plan.explore == 1) {
         next_count(&s->explorations);
     }
     plan.threads = mode ? threads : 1;
@@ -332,15 +335,21 @@ void lrelu_plan_end(const lrelu_plan *plan)
     }
     updated = old == 0.0 ? cost
                          : old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
+    /* (a warm-up's second sample has EXPLORE_WEIGHT 0.5: the mean of the two) */
     store_double(&s->cost[plan->parallel], updated);
     if (other > SAMPLE_CAP * updated) {     /* the same bound the other way round */
         store_double(&s->cost[!plan->parallel], SAMPLE_CAP * updated);
     }
+    if (plan->explore == WARMING_UP) {
+        return;
+    }
     credit = load_double(&s->credit);
     if (plan->explore) {
-        /* pay the whole try, as its (capped) time: a try the OS stalled for a time slice
-         * costs at most SAMPLE_CAP of the other mode, not thousands of calls' savings */
-        credit -= cost * plan->nbytes;
+        /* pay the whole try, as long as it really took: the estimate above is capped, the
+         * bill is not. Charged at the cap, tries of a team whose helper the OS did not
+         * schedule (many times one thread's time, next to busy processes) cost several
+         * times the budget, and the default lost to one thread by 2x. */
+        credit -= elapsed;
     } else {
         credit += EXPLORE_BUDGET * elapsed;
         limit = CREDIT_CAP * (other > 0.0 ? other : updated) * plan->nbytes;

@@ -25,10 +25,12 @@ typedef struct {
     int threads;        /* team size: 1 runs serially */
     int bucket;         /* the size class timed, or -1 when this call is not timed */
     int parallel;       /* the mode timed: 1 parallel, 0 serial */
-    int explore;        /* 1 when the mode is tried because it looked slower */
+    int explore;        /* 1 when the mode is tried because it looked slower; WARMING_UP */
     double start;
     double nbytes;
 } lrelu_plan;
+
+#define WARMING_UP 2    /* explore: one of the first calls of a size class, which try both */
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes);
 void lrelu_plan_end(const lrelu_plan *plan);
