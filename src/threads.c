@@ -333,9 +333,17 @@ void lrelu_plan_end(const lrelu_plan *plan)
     if (other > 0.0 && cost > SAMPLE_CAP * other) {
         cost = SAMPLE_CAP * other;
     }
-    updated = old == 0.0 ? cost
-                         : old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
-    /* (a warm-up's second sample has EXPLORE_WEIGHT 0.5: the mean of the two) */
+    if (old == 0.0) {
+        updated = cost;
+    } else if (plan->explore == WARMING_UP) {
+        /* the faster of the two warm-up samples: what slows a call (the process's first team
+         * creating its threads, another runtime's threads still spinning after a PyTorch
+         * call) only ever adds time, and a first sample four times too slow kept the team
+         * untried for some eighty calls */
+        updated = cost < old ? cost : old;
+    } else {
+        updated = old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
+    }
     store_double(&s->cost[plan->parallel], updated);
     if (other > SAMPLE_CAP * updated) {     /* the same bound the other way round */
         store_double(&s->cost[!plan->parallel], SAMPLE_CAP * updated);
