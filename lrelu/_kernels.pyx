@@ -147,7 +147,10 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
     # into a RuntimeWarning the listing never gives; drop it, as NumPy's own comparison loops
     # do. (The one real "invalid" here, 0 * inf for alpha = 0 and x = -inf, goes with it.)
     cdef int had_invalid = fetestexcept(FE_INVALID)
-    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(real))
+    # 16-bit data is planned as the float32 it is computed in: converting each element costs
+    # more per byte, so a team pays from half the bytes (BENCHMARKS.md, "float16 and
+    # bfloat16"); the planner still decides above the threshold
+    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)))
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
     flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
