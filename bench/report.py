@@ -110,6 +110,14 @@ def tool_ceilings(tool, sizes, dtypes):
     return {(dt, n): ceiling.run_tool(tool, n, dt) for dt in dtypes for n in sizes}
 
 
+def included(path):
+    """A hand-written markdown file, as written, or nothing if no path was given."""
+    if not path:
+        return []
+    with open(path) as f:
+        return [f.read().rstrip(), ""]
+
+
 def log_section(path, title, intro, fenced=False):
     """A section quoting a bench script's saved output (a markdown table, or plain text to
     fence), or nothing if no path was given."""
@@ -200,9 +208,7 @@ def main():
         "## Targets (issue #3)", "",
     ]
     lines += targets(result, ceilings, small) + [""]
-    if args.notes:
-        with open(args.notes) as f:
-            lines += [f.read().rstrip(), ""]
+    lines += included(args.notes)
     lines += ["## Tables", ""] + tables(result, ceilings, vectorized)
     lines += log_section(args.simd_log, "SIMD levels, in cache",
                          "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
@@ -213,9 +219,7 @@ def main():
                          "median µs per call. lrelu goes parallel from the threshold in the header above; the "
                          "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
                          fenced=True)
-    if args.streaming:
-        with open(args.streaming) as f:
-            lines += [f.read().rstrip(), ""]
+    lines += included(args.streaming)
     lines += log_section(args.load_log, "Under load",
                          "`bench/load.py` (issue 15): float32 in place with lrelu's default (the planner), "
                          "a team for every call (`fixed`, lrelu before the planner) and one thread, alternating "

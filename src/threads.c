@@ -8,11 +8,12 @@
  * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
  * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
  * So each call is timed, per size class, in the mode it ran in, and the next call takes the
- * mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode that looks worse is tried again now and then,
- * paid from a time budget: each call in the better mode earns EXPLORE_BUDGET of its time, and
- * a try is made when the savings cover the whole estimated time of one call in the other
- * mode. So tries cost at most that share of the time whatever the gap (about one call in 20
- * when the modes are close, fewer when one is far worse), and a change of load is noticed.
+ * mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode
+ * that looks worse is tried again now and then, paid from a time budget: each call in the
+ * better mode earns EXPLORE_BUDGET of its time, and a try is made when the savings cover the
+ * whole estimated time of one call in the other mode. So tries cost at most that share of
+ * the time whatever the gap (about one call in 20 when the modes are close, fewer when one
+ * is far worse), and a change of load is noticed.
  * (Paying only the excess over the better mode, an earlier version, made tries free when the
  * two modes were close, and calls then alternated between them for good.) The estimates are
  * moving averages of seconds per byte, so an occasional very late helper thread counts in
@@ -286,7 +287,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
         /* Warm-up: both modes twice, alternately, before any choice. One sample each was
          * not enough: a first team call slowed by something passing (page faults, a
          * neighbour's time slice) made one thread look better, and with tries paid in full
-         * it took some fifty calls to try the team again. Not charged to the budget. */
+         * the team then went untried for dozens of calls. Not charged to the budget. */
         mode = parallel == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
         plan.explore = WARMING_UP;
     } else {
@@ -338,8 +339,7 @@ void lrelu_plan_end(const lrelu_plan *plan)
     } else if (plan->explore == WARMING_UP) {
         /* the faster of the two warm-up samples: what slows a call (the process's first team
          * creating its threads, another runtime's threads still spinning after a PyTorch
-         * call) only ever adds time, and a first sample four times too slow kept the team
-         * untried for some eighty calls */
+         * call) only ever adds time */
         updated = cost < old ? cost : old;
     } else {
         updated = old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
