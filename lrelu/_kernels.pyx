@@ -11,7 +11,8 @@ thread or a team is asked once, at the top of the call (lrelu/_threads.pyx).
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 
-from lrelu._threads cimport lrelu_plan, plan_begin, plan_end
+from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, LRELU_PLAN_INPLACE, LRELU_PLAN_OUT,
+                             LRELU_PLAN_THREE, LRELU_PLAN_CONVERT)
 
 cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
@@ -140,6 +141,18 @@ cdef inline int _stream_flag(Py_ssize_t nbytes, const void* g, const void* x, co
     return 0
 
 
+cdef inline int _plan_kind(const void* g, Py_ssize_t g_step, const void* x,
+                           const void* out) noexcept nogil:
+    # How many arrays the call streams through, which sets its cost per byte: the planner
+    # times each kind apart (src/threads.c). g is a separate array only in a backward.
+    cdef bint reads_g = g_step != 0 and g != x and g != out
+    if out == x and not reads_g:
+        return LRELU_PLAN_INPLACE
+    if out != x and reads_g:
+        return LRELU_PLAN_THREE
+    return LRELU_PLAN_OUT
+
+
 cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
                  const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
                  int flags) noexcept nogil:
@@ -150,7 +163,8 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
     # 16-bit data is planned as the float32 it is computed in: converting each element costs
     # more per byte, so a team pays from half the bytes (BENCHMARKS.md, "float16 and
     # bfloat16"); the planner still decides above the threshold
-    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)))
+    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)),
+                                      _plan_kind(g, g_step, x, out))
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
     flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
@@ -218,7 +232,7 @@ cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, co
     # over threads like kernel(); before, NumPy's buffering or a 1,024-element block handed
     # the float64 kernel pieces too small to ever run in parallel.
     cdef int had_invalid = fetestexcept(FE_INVALID)
-    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(double))
+    cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT)
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
     if plan.threads <= 1:

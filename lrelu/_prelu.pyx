@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from lrelu._threads cimport lrelu_plan, plan_begin, plan_end
+from lrelu._threads cimport lrelu_plan, plan_begin, plan_end, LRELU_PLAN_PRELU
 
 from lrelu import _kernels
 
@@ -85,7 +85,7 @@ cdef object _run(cnp.ndarray grad, cnp.ndarray x, cnp.ndarray alpha, cnp.ndarray
     cdef Py_ssize_t nbytes = x.nbytes
     cdef lrelu_plan plan
     with nogil:
-        plan = plan_begin(nbytes)
+        plan = plan_begin(nbytes, LRELU_PLAN_PRELU)
         if plan.threads <= 1:
             for u in range(job.units):
                 lrelu_prelu_unit(&job, u)

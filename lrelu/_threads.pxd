@@ -1,9 +1,16 @@
 # The one place that decides how many threads a call uses (src/threads.c, lrelu/_threads.pyx).
-# A kernel asks plan_begin(bytes per array) once per call, runs on plan.threads threads, and
-# then calls plan_end(&plan), which hands the team back and records how long the call took.
+# A kernel asks plan_begin(bytes per array, what kind of call) once per call, runs on
+# plan.threads threads, and then calls plan_end(&plan), which hands the team back and records
+# how long the call took.
 cdef extern from "threads.h" nogil:
     ctypedef struct lrelu_plan:
         int threads
+    enum:
+        LRELU_PLAN_INPLACE
+        LRELU_PLAN_OUT
+        LRELU_PLAN_THREE
+        LRELU_PLAN_CONVERT
+        LRELU_PLAN_PRELU
 
-cdef lrelu_plan plan_begin(Py_ssize_t nbytes) noexcept nogil
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil

@@ -4,8 +4,9 @@
 The decision is made once per call, in one place: ``plan_begin`` (src/threads.c), which the
 kernels ask before they start a parallel region, and ``plan_end`` after. A call smaller
 than the parallel threshold runs on one thread. A larger one runs on a team or on one
-thread, whichever has been cheaper per byte for calls of its size in this process: each
-call is timed, and the mode that looks slower is tried again within a small time budget.
+thread, whichever has been cheaper per byte for calls of its kind (in place, out of place, a
+backward, a converting one, PReLU's) and size in this process: each call is timed, and the
+mode that looks slower is tried again within a small time budget.
 That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
 used; next to another busy process, a team waits at OpenMP's closing barrier for a member
 the OS has not scheduled, and two threads lose to one, by 2x and more, so one thread is
@@ -47,14 +48,14 @@ cdef extern from "threads.h" nogil:
     void lrelu_set_process_request(int n)
     void lrelu_set_cpu_limit(int n, int omp_num_threads_set)
     int lrelu_threads_now()
-    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes)
+    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind)
     void lrelu_plan_end(const lrelu_plan* plan)
     Py_ssize_t lrelu_parallel_min_bytes()
     void lrelu_set_parallel_min_bytes(Py_ssize_t nbytes)
     long lrelu_parallel_regions()
     int lrelu_set_adaptive(int on)
     int lrelu_adaptive()
-    void lrelu_bucket_state(int bucket, double* serial_cost, double* parallel_cost,
+    void lrelu_bucket_state(int kind, int bucket, double* serial_cost, double* parallel_cost,
                             double* credit, unsigned long* calls, unsigned long* explorations)
     int lrelu_bucket_of(Py_ssize_t nbytes)
     void lrelu_reset_learning()
@@ -65,8 +66,8 @@ if lrelu_install_atfork() != 0:
 lrelu_set_cpu_limit(_cpus.available_cpus(), "OMP_NUM_THREADS" in os.environ)
 
 
-cdef lrelu_plan plan_begin(Py_ssize_t nbytes) noexcept nogil:
-    return lrelu_plan_begin(nbytes)
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil:
+    return lrelu_plan_begin(nbytes, kind)
 
 
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil:
@@ -161,13 +162,20 @@ def _set_adaptive(on):
     return bool(lrelu_set_adaptive(1 if on else 0))
 
 
-def _learning(nbytes):
-    """What the planner has measured for calls moving ``nbytes`` bytes: seconds per byte on
-    one thread and on a team (0.0 while unknown), the time budget left for trying the slower
-    one, and how many calls and tries it has seen."""
+_KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "three": LRELU_PLAN_THREE,
+          "convert": LRELU_PLAN_CONVERT, "prelu": LRELU_PLAN_PRELU}
+
+
+def _learning(nbytes, kind):
+    """What the planner has measured for calls of ``kind`` moving ``nbytes`` bytes per array:
+    seconds per byte on one thread and on a team (0.0 while unknown), the time budget left
+    for trying the slower one, and how many calls and tries it has seen.
+    ``kind``: "inplace" (one array), "out" (read one, write another), "three" (read two,
+    write a third: a backward), "convert" (integer or mixed-precision input), "prelu"."""
     cdef double serial, parallel, credit
     cdef unsigned long calls, explorations
-    lrelu_bucket_state(lrelu_bucket_of(nbytes), &serial, &parallel, &credit, &calls, &explorations)
+    lrelu_bucket_state(_KINDS[kind], lrelu_bucket_of(nbytes), &serial, &parallel, &credit,
+                       &calls, &explorations)
     return {"serial": serial, "parallel": parallel, "credit": credit, "calls": calls,
             "explorations": explorations}
 

@@ -7,8 +7,8 @@
  * process keeping a core busy, another OpenMP program spinning, a CI runner) a team member
  * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
  * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
- * So each call is timed, per size class, in the mode it ran in, and the next call takes the
- * mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode
+ * So each call is timed, per kind of call and size class, in the mode it ran in, and the
+ * next call takes the mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode
  * that looks worse is tried again now and then, paid from a time budget: each call in the
  * better mode earns EXPLORE_BUDGET of its time, and a try is made when the savings cover the
  * whole estimated time of one call in the other mode. So tries cost at most that share of
@@ -202,7 +202,10 @@ struct bucket {
     volatile long calls, explorations;
 };
 
-static struct bucket buckets[N_BUCKETS];
+/* [kind][size class]: kinds differ in cost per byte (an in-place call touches one array, a
+ * backward three), and a training step alternates them on the same size; timed together,
+ * each kind's calls would be judged against another's estimates. */
+static struct bucket buckets[LRELU_PLAN_KINDS][N_BUCKETS];
 static ptrdiff_t parallel_min_bytes = 256 * 1024;   /* bench/threshold.py measures it */
 static volatile long parallel_regions = 0;
 static volatile long adaptive = 1;
@@ -229,10 +232,17 @@ int lrelu_bucket_of(ptrdiff_t nbytes)
     return b;
 }
 
-void lrelu_bucket_state(int bucket, double *serial_cost, double *parallel_cost, double *credit,
-                        unsigned long *calls, unsigned long *explorations)
+static struct bucket *bucket_at(int index)
 {
-    struct bucket *s = &buckets[bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket];
+    return &buckets[0][index < 0 ? 0 : index % (LRELU_PLAN_KINDS * N_BUCKETS)];
+}
+
+void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *parallel_cost,
+                        double *credit, unsigned long *calls, unsigned long *explorations)
+{
+    int k = kind < 0 ? 0 : kind >= LRELU_PLAN_KINDS ? LRELU_PLAN_KINDS - 1 : kind;
+    int b = bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket;
+    struct bucket *s = &buckets[k][b];
     *serial_cost = load_double(&s->cost[0]);
     *parallel_cost = load_double(&s->cost[1]);
     *credit = load_double(&s->credit);
@@ -257,7 +267,7 @@ static int take_team(void)
     return 1;
 }
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
 {
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes};
     struct bucket *s;
@@ -278,8 +288,11 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes)
         }
         return plan;
     }
-    plan.bucket = lrelu_bucket_of(nbytes);
-    s = &buckets[plan.bucket];
+    if (kind < 0 || kind >= LRELU_PLAN_KINDS) {
+        kind = LRELU_PLAN_OUT;
+    }
+    plan.bucket = kind * N_BUCKETS + lrelu_bucket_of(nbytes);
+    s = bucket_at(plan.bucket);
     calls = next_count(&s->calls);
     serial = load_double(&s->cost[0]);
     parallel = load_double(&s->cost[1]);
@@ -323,7 +336,7 @@ void lrelu_plan_end(const lrelu_plan *plan)
         return;
     }
     elapsed = now() - plan->start;
-    s = &buckets[plan->bucket];
+    s = bucket_at(plan->bucket);
     cost = elapsed / plan->nbytes;
     old = load_double(&s->cost[plan->parallel]);
     other = load_double(&s->cost[!plan->parallel]);

@@ -23,7 +23,7 @@ int lrelu_threads_now(void);
 /* One call's plan: how many threads, and what to time. */
 typedef struct {
     int threads;        /* team size: 1 runs serially */
-    int bucket;         /* the size class timed, or -1 when this call is not timed */
+    int bucket;         /* the (kind, size class) timed, or -1 when this call is not timed */
     int parallel;       /* the mode timed: 1 parallel, 0 serial */
     int explore;        /* 1 when the mode is tried because it looked slower; WARMING_UP */
     double start;
@@ -32,7 +32,17 @@ typedef struct {
 
 #define WARMING_UP 2    /* explore: one of the first calls of a size class, which try both */
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes);
+/* What a call does. Costs per byte differ between them (a backward reads two arrays and
+ * writes a third; an in-place call touches one), and a training step alternates forward and
+ * backward on the same size, so each kind is timed apart. */
+#define LRELU_PLAN_INPLACE 0    /* one array, read and written */
+#define LRELU_PLAN_OUT 1        /* read one array, write another */
+#define LRELU_PLAN_THREE 2      /* read two, write a third (a backward out of place) */
+#define LRELU_PLAN_CONVERT 3    /* integer or mixed-precision input, converted to float64 */
+#define LRELU_PLAN_PRELU 4      /* prelu_backward's pass and its per-channel sums */
+#define LRELU_PLAN_KINDS 5
+
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind);
 void lrelu_plan_end(const lrelu_plan *plan);
 
 ptrdiff_t lrelu_parallel_min_bytes(void);
@@ -43,8 +53,8 @@ long lrelu_parallel_regions(void);
 int lrelu_set_adaptive(int on);
 int lrelu_adaptive(void);
 /* For tests and bench/: what a size class has learned. */
-void lrelu_bucket_state(int bucket, double *serial_cost, double *parallel_cost, double *credit,
-                        unsigned long *calls, unsigned long *explorations);
+void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *parallel_cost,
+                        double *credit, unsigned long *calls, unsigned long *explorations);
 int lrelu_bucket_of(ptrdiff_t nbytes);
 void lrelu_reset_learning(void);
 

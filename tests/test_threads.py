@@ -437,7 +437,7 @@ def test_the_planner_times_both_modes_and_stays_within_its_budget():
     with lrelu.threads(2):
         for _ in range(200):
             lrelu.leaky_relu(x, 0.1, out=np.empty_like(x))
-    learned = _threads._learning(nbytes)
+    learned = _threads._learning(nbytes, "out")
     assert learned["calls"] == 200
     assert learned["serial"] > 0 and learned["parallel"] > 0     # both were measured
     # A try of the slower mode is paid in full from savings of 5 % of each call's time, so
@@ -448,6 +448,26 @@ def test_the_planner_times_both_modes_and_stays_within_its_budget():
 
 
 @needs_openmp
+def test_each_kind_of_call_is_timed_apart():
+    # A training step alternates forward and backward on one size; their costs per byte
+    # differ, so each kind keeps its own estimates instead of being judged by the other's.
+    _threads._reset_learning()
+    x = sample((BIG,), np.float64)
+    g = sample((BIG,), np.float64, seed=1)
+    out = np.empty_like(x)
+    ints = np.arange(BIG, dtype=np.int32)
+    with lrelu.threads(2):
+        for _ in range(10):
+            lrelu.leaky_relu(x, 0.1, out=out)                       # read one, write another
+            lrelu.leaky_relu_backward(g, x, 0.1, out=out)           # read two, write a third
+            lrelu.leaky_relu_(out, 0.1)                             # one array
+            lrelu.leaky_relu(ints, 0.1)                             # converted to float64
+    counts = {kind: _threads._learning(x.nbytes, kind)["calls"]
+              for kind in ("out", "three", "inplace", "convert")}
+    assert counts == {"out": 10, "three": 10, "inplace": 10, "convert": 10}
+
+
+@needs_openmp
 def test_one_thread_requested_is_never_timed_or_parallel():
     _threads._reset_learning()
     x = sample((BIG,), np.float64)
@@ -455,7 +475,7 @@ def test_one_thread_requested_is_never_timed_or_parallel():
     with lrelu.threads(1):
         lrelu.leaky_relu(x)
     assert _threads._parallel_region_count() == start
-    assert _threads._learning(x.nbytes)["calls"] == 0
+    assert _threads._learning(x.nbytes, "out")["calls"] == 0
 
 
 @needs_openmp
