@@ -11,8 +11,8 @@ thread or a team is asked once, at the top of the call (lrelu/_threads.pyx).
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 
-from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, LRELU_PLAN_INPLACE, LRELU_PLAN_OUT,
-                             LRELU_PLAN_THREE, LRELU_PLAN_CONVERT)
+from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, plan_clock, LRELU_PLAN_INPLACE,
+                             LRELU_PLAN_OUT, LRELU_PLAN_THREE, LRELU_PLAN_CONVERT)
 
 cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
@@ -167,14 +167,18 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
                                       _plan_kind(g, g_step, x, out))
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
+    cdef double t0
+    cdef double* work
     flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
     if plan.threads <= 1:
         _serial(n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
         chunk = _chunk(n, plan.threads)
+        work = &plan.work
         for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
             lo = c * chunk
             if lo < n:
+                t0 = plan_clock()
                 if threadid() != 0:
                     feclearexcept(FE_ALL_EXCEPT)
                 _serial(min(chunk, n - lo), _at(g, g_step, lo), g_step, _at(x, x_step, lo), x_step,
@@ -182,6 +186,8 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
                         <real*>_at(out, out_step, lo), out_step, flags)
                 # Overflow in a worker thread would be lost; NumPy reads the caller's flags.
                 raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
+                if threadid() == 0:
+                    work[0] = plan_clock() - t0     # the caller's own share (src/threads.c)
         if raised:
             feraiseexcept(raised)
     plan_end(&plan)
@@ -235,18 +241,24 @@ cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, co
     cdef lrelu_plan plan = plan_begin(n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT)
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
+    cdef double t0
+    cdef double* work
     if plan.threads <= 1:
         _converted_range(0, n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
         chunk = _chunk(n, plan.threads)
+        work = &plan.work
         for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
             lo = c * chunk
             if lo < n:
+                t0 = plan_clock()
                 if threadid() != 0:
                     feclearexcept(FE_ALL_EXCEPT)
                 _converted_range(lo, min(lo + chunk, n), g, g_step, x, x_step, alpha, alpha_step,
                                  out, out_step, flags)
                 raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
+                if threadid() == 0:
+                    work[0] = plan_clock() - t0
         if raised:
             feraiseexcept(raised)
     plan_end(&plan)

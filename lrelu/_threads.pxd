@@ -5,6 +5,7 @@
 cdef extern from "threads.h" nogil:
     ctypedef struct lrelu_plan:
         int threads
+        double work
     enum:
         LRELU_PLAN_INPLACE
         LRELU_PLAN_OUT
@@ -14,3 +15,6 @@ cdef extern from "threads.h" nogil:
 
 cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil
+# The clock the planner uses: a team's calling thread times its own share of the work with it
+# into plan.work (seconds), which is how the planner tells a late helper from a slow machine.
+cdef double plan_clock() noexcept nogil

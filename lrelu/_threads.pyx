@@ -4,9 +4,11 @@
 The decision is made once per call, in one place: ``plan_begin`` (src/threads.c), which the
 kernels ask before they start a parallel region, and ``plan_end`` after. A call smaller
 than the parallel threshold runs on one thread. A larger one runs on a team or on one
-thread, whichever has been cheaper per byte for calls of its kind (in place, out of place, a
-backward, a converting one, PReLU's) and size in this process: each call is timed, and the
-mode that looks slower is tried again within a small time budget.
+thread, whichever has been faster for calls of its kind (in place, out of place, a backward,
+a converting one, PReLU's) and size in this process: each call is timed, and the mode that
+looks slower is tried again within a small time budget. A team call is judged against what
+one thread would take at the same moment, from the calling thread's own share of the work,
+so a slow moment of the whole machine is not mistaken for load (src/threads.c says how).
 That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
 used; next to another busy process, a team waits at OpenMP's closing barrier for a member
 the OS has not scheduled, and two threads lose to one, by 2x and more, so one thread is
@@ -50,6 +52,7 @@ cdef extern from "threads.h" nogil:
     int lrelu_threads_now()
     lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind)
     void lrelu_plan_end(const lrelu_plan* plan)
+    double lrelu_clock()
     Py_ssize_t lrelu_parallel_min_bytes()
     void lrelu_set_parallel_min_bytes(Py_ssize_t nbytes)
     long lrelu_parallel_regions()
@@ -72,6 +75,10 @@ cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil:
 
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil:
     lrelu_plan_end(plan)
+
+
+cdef double plan_clock() noexcept nogil:
+    return lrelu_clock()
 
 
 def get_num_threads():

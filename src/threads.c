@@ -7,17 +7,29 @@
  * process keeping a core busy, another OpenMP program spinning, a CI runner) a team member
  * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
  * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
- * So each call is timed, per kind of call and size class, in the mode it ran in, and the
- * next call takes the mode that has been cheaper per byte (after a warm-up that tries each mode twice). The mode
- * that looks worse is tried again now and then, paid from a time budget: each call in the
- * better mode earns EXPLORE_BUDGET of its time, and a try is made when the savings cover the
- * whole estimated time of one call in the other mode. So tries cost at most that share of
- * the time whatever the gap (about one call in 20 when the modes are close, fewer when one
- * is far worse), and a change of load is noticed.
- * (Paying only the excess over the better mode, an earlier version, made tries free when the
- * two modes were close, and calls then alternated between them for good.) The estimates are
- * moving averages of seconds per byte, so an occasional very late helper thread counts in
- * proportion to how often it happens, which is what a caller pays on average.
+ *
+ * What is measured, per kind of call and size class (after a warm-up that tries each mode
+ * twice):
+ * - one thread: seconds per byte, a moving average of the calls run that way;
+ * - a team: its time relative to one thread at the same moment. The calling thread times its
+ *   own share of the work (plan.work), and one thread would take that share times the
+ *   team's speedup (one thread's time over the caller's share, refreshed whenever the two
+ *   modes run next to each other). A moment when the whole machine is slow (cold caches
+ *   after lrelu was idle, clock speed, another library's threads leaving the cores) slows
+ *   the share as much as the call, and leaves the ratio alone; helpers that start or finish
+ *   late (load) slow only the call, and raise it.
+ * A call runs on a team while that ratio is below 1. Timing the team against one thread's
+ * average instead, an earlier version took every slow moment for load: in a benchmark that
+ * alternates libraries it ran on one thread for most calls, and lost to PyTorch.
+ *
+ * The mode not in use is tried again now and then, paid from a time budget: each call in the
+ * mode in use earns EXPLORE_BUDGET of its time, and a try (TRY_CALLS calls in a row; the
+ * second is the sample, as the first may find the helpers asleep) is made when the savings
+ * cover its estimated time. It is billed in full, so under load, where a team call may take
+ * a whole time slice, tries stay within that share of the time. Two traps: paying only a
+ * try's excess over the better mode made tries free when the modes were close, and calls
+ * alternated for good; and a one-off stall billed in full stopped tries for thousands of
+ * calls, so a try's first call is billed at most BILL_CAP times its second.
  *
  * Why not the alternatives: OMP_WAIT_POLICY=passive cannot be set for a runtime that another
  * library may already have loaded, and issue 15 found it slower at 1e5; a fixed threshold
@@ -190,15 +202,24 @@ int lrelu_threads_now(void)
 
 #define N_BUCKETS 48            /* size classes: floor(log2(bytes)) */
 #define EXPLORE_BUDGET 0.05     /* share of time that trying the other mode may cost */
-#define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode that looks better */
+#define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode in use */
 #define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
-#define CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts */
-#define SAMPLE_CAP 4.0          /* a sample counts as at most this many times the other mode */
+#define TRY_CALLS 2             /* a try: this many calls of the other mode in a row */
+#define CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts of tries */
+#define SAMPLE_CAP 4.0          /* a sample counts as at most this many times one thread */
+#define BILL_CAP 4.0            /* a try's first call is billed at most this many times its second */
 #define WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
+#define IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
 
 struct bucket {
-    volatile double cost[2];    /* seconds per byte, serial [0] and parallel [1]; 0: unknown */
+    volatile double serial;     /* seconds per byte on one thread; 0: unknown */
+    volatile double team;       /* seconds per byte of the faster warm-up team call */
+    volatile double share;      /* seconds per byte of the caller's own share in a team call */
+    volatile double speedup;    /* one thread's time / the caller's share: the team's best */
+    volatile double relative;   /* a team call's time / one thread's, at the same moment */
     volatile double credit;     /* seconds that trying the other mode may still spend */
+    volatile double try_first;  /* seconds the first call of the try under way took */
+    volatile long trying;       /* 1 + the mode of the try under way; 0: none */
     volatile long calls, explorations;
 };
 
@@ -206,9 +227,13 @@ struct bucket {
  * backward three), and a training step alternates them on the same size; timed together,
  * each kind's calls would be judged against another's estimates. */
 static struct bucket buckets[LRELU_PLAN_KINDS][N_BUCKETS];
+static volatile double team_end = -1.0;     /* when the last team call ended */
+static volatile long woke_last = 0;         /* the last team call was not a sample: it woke */
 static ptrdiff_t parallel_min_bytes = 256 * 1024;   /* bench/threshold.py measures it */
 static volatile long parallel_regions = 0;
 static volatile long adaptive = 1;
+
+double lrelu_clock(void) { return now(); }
 
 ptrdiff_t lrelu_parallel_min_bytes(void) { return parallel_min_bytes; }
 void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes) { parallel_min_bytes = nbytes; }
@@ -243,8 +268,8 @@ void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *paral
     int k = kind < 0 ? 0 : kind >= LRELU_PLAN_KINDS ? LRELU_PLAN_KINDS - 1 : kind;
     int b = bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket;
     struct bucket *s = &buckets[k][b];
-    *serial_cost = load_double(&s->cost[0]);
-    *parallel_cost = load_double(&s->cost[1]);
+    *serial_cost = load_double(&s->serial);
+    *parallel_cost = load_double(&s->relative) * load_double(&s->serial);
     *credit = load_double(&s->credit);
     *calls = (unsigned long)load_int(&s->calls);
     *explorations = (unsigned long)load_int(&s->explorations);
@@ -253,6 +278,8 @@ void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *paral
 void lrelu_reset_learning(void)
 {
     memset((void *)buckets, 0, sizeof buckets);
+    store_double(&team_end, -1.0);
+    store_int(&woke_last, 0);
 }
 
 /* The team: one at a time, process-wide. A call that finds it busy (another Python thread
@@ -269,11 +296,11 @@ static int take_team(void)
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
 {
-    lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes};
+    lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes, 0.0};
     struct bucket *s;
-    double serial, parallel, worse;
+    double serial, relative, worse;
     unsigned long calls;
-    int threads, mode;
+    int threads, mode, trying;
 
     if (nbytes < parallel_min_bytes) {
         return plan;
@@ -294,28 +321,30 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     plan.bucket = kind * N_BUCKETS + lrelu_bucket_of(nbytes);
     s = bucket_at(plan.bucket);
     calls = next_count(&s->calls);
-    serial = load_double(&s->cost[0]);
-    parallel = load_double(&s->cost[1]);
-    if (calls <= WARMUP_CALLS || parallel == 0.0 || serial == 0.0) {
-        /* Warm-up: both modes twice, alternately, before any choice. One sample each was
-         * not enough: a first team call slowed by something passing (page faults, a
-         * neighbour's time slice) made one thread look better, and with tries paid in full
-         * the team then went untried for dozens of calls. Not charged to the budget. */
-        mode = parallel == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
+    serial = load_double(&s->serial);
+    relative = load_double(&s->relative);
+    trying = load_int(&s->trying);
+    if (calls <= WARMUP_CALLS || serial == 0.0 || relative == 0.0) {
+        /* Warm-up: both modes twice, alternately, before any choice. Not charged to the
+         * budget. */
+        mode = load_double(&s->team) == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
         plan.explore = WARMING_UP;
+    } else if (trying) {
+        mode = trying - 1;
+        plan.explore = TRY_SECOND;
     } else {
-        mode = parallel <= serial;
-        worse = mode ? serial : parallel;
-        if (load_double(&s->credit) >= worse * (double)nbytes) {
+        mode = relative < 1.0;
+        worse = serial * (mode ? 1.0 : relative) * (double)nbytes;
+        if (load_double(&s->credit) >= TRY_CALLS * worse) {
             mode = !mode;
-            plan.explore = 1;
+            plan.explore = TRY_FIRST;
         }
     }
     if (mode == 1 && !take_team()) {
         plan.bucket = -1;                   /* another Python thread has the team: not timed */
         return plan;
     }
-    if (plan.explore == 1) {
+    if (plan.explore == TRY_FIRST) {
         next_count(&s->explorations);
     }
     plan.threads = mode ? threads : 1;
@@ -324,10 +353,17 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     return plan;
 }
 
+static double min_or(double old, double sample)
+{
+    return old == 0.0 || sample < old ? sample : old;
+}
+
 void lrelu_plan_end(const lrelu_plan *plan)
 {
     struct bucket *s;
-    double elapsed, cost, old, other, updated, credit, limit;
+    double end, elapsed, serial, share, speedup, relative, sample, credit, limit, first;
+    double weight;
+    int woke;
 
     if (plan->threads > 1) {
         unlock(&team_busy);
@@ -335,45 +371,91 @@ void lrelu_plan_end(const lrelu_plan *plan)
     if (plan->bucket < 0) {
         return;
     }
-    elapsed = now() - plan->start;
+    end = now();
+    elapsed = end - plan->start;
     s = bucket_at(plan->bucket);
-    cost = elapsed / plan->nbytes;
-    old = load_double(&s->cost[plan->parallel]);
-    other = load_double(&s->cost[!plan->parallel]);
-    /* A call that took many times what the other mode takes (the first team start creates
-     * threads; a helper the OS did not schedule for a whole time slice) counts as SAMPLE_CAP
-     * times that: it still says "slower", but it cannot push the estimate so far that the
-     * budget takes thousands of calls to try the mode again. */
-    if (other > 0.0 && cost > SAMPLE_CAP * other) {
-        cost = SAMPLE_CAP * other;
+    serial = load_double(&s->serial);
+    share = load_double(&s->share);
+    speedup = load_double(&s->speedup);
+    relative = load_double(&s->relative);
+    weight = plan->explore == TRY_SECOND ? EXPLORE_WEIGHT : ACTIVE_WEIGHT;
+    woke = 0;
+    if (plan->parallel) {
+        /* A team call that had to wake its helpers (none ran for IDLE_GAP, so they may have
+         * gone to sleep) is not a sample: the wake-up is paid once per pause, not per call,
+         * and counted it made every first call after a pause look like load. Never two in a
+         * row, so a program that pauses between all its calls still learns. */
+        woke = plan->start - load_double(&team_end) > IDLE_GAP && !load_int(&woke_last);
+        store_int(&woke_last, woke);
+        store_double(&team_end, end);
     }
-    if (old == 0.0) {
-        updated = cost;
-    } else if (plan->explore == WARMING_UP) {
-        /* the faster of the two warm-up samples: what slows a call (the process's first team
-         * creating its threads, another runtime's threads still spinning after a PyTorch
-         * call) only ever adds time */
-        updated = cost < old ? cost : old;
-    } else {
-        updated = old + (plan->explore ? EXPLORE_WEIGHT : ACTIVE_WEIGHT) * (cost - old);
-    }
-    store_double(&s->cost[plan->parallel], updated);
-    if (other > SAMPLE_CAP * updated) {     /* the same bound the other way round */
-        store_double(&s->cost[!plan->parallel], SAMPLE_CAP * updated);
-    }
-    if (plan->explore == WARMING_UP) {
+    if (plan->explore == TRY_FIRST) {
+        /* not a sample either: judged by the second call, which finds the helpers awake */
+        store_double(&s->try_first, elapsed);
+        store_int(&s->trying, 1 + plan->parallel);
         return;
     }
+    if (plan->explore == WARMING_UP) {
+        /* the faster of the two samples of each mode: what slows a call (the process's first
+         * team creating its threads, another runtime's threads still spinning) only adds */
+        if (plan->parallel) {
+            store_double(&s->team, min_or(load_double(&s->team), elapsed / plan->nbytes));
+            if (plan->work > 0.0) {
+                store_double(&s->share, share = min_or(share, plan->work / plan->nbytes));
+            }
+        } else {
+            store_double(&s->serial, serial = min_or(serial, elapsed / plan->nbytes));
+        }
+        if (serial > 0.0 && share > 0.0) {
+            store_double(&s->speedup, serial / share);
+            store_double(&s->relative, load_double(&s->team) / serial);
+        }
+        return;
+    }
+    if (plan->parallel) {
+        /* How a team call compares with one thread now: its time over what one thread would
+         * take at this moment, which is the caller's own share (slowed as much as one thread
+         * would be by cold caches, clock speed, a busy memory bus) times the speedup measured
+         * on the whole. So a slow moment of the machine leaves the ratio alone, and only
+         * helpers that start or finish late (load, the caller's core shared) raise it. */
+        if (!woke && plan->work > 0.0 && speedup > 0.0) {
+            if (plan->explore == TRY_SECOND) {
+                /* a team timed right after one thread's calls: the speedup, refreshed */
+                speedup += EXPLORE_WEIGHT * (serial * plan->nbytes / plan->work - speedup);
+                store_double(&s->speedup, speedup);
+            }
+            sample = elapsed / (plan->work * speedup);
+            if (sample > SAMPLE_CAP) {
+                sample = SAMPLE_CAP;
+            }
+            store_double(&s->relative, relative + weight * (sample - relative));
+            store_double(&s->share, share + weight * (plan->work / plan->nbytes - share));
+        }
+    } else {
+        sample = elapsed / plan->nbytes;
+        if (sample > SAMPLE_CAP * serial) {
+            sample = SAMPLE_CAP * serial;
+        }
+        store_double(&s->serial, serial + weight * (sample - serial));
+        if (plan->explore == TRY_SECOND && share > 0.0) {
+            /* one thread timed right after the team's calls: the speedup, refreshed */
+            store_double(&s->speedup, speedup + weight * (sample / share - speedup));
+        }
+    }
     credit = load_double(&s->credit);
-    if (plan->explore) {
-        /* pay the whole try, as long as it really took: the estimate above is capped, the
-         * bill is not. Charged at the cap, tries of a team whose helper the OS did not
-         * schedule (many times one thread's time, next to busy processes) cost several
-         * times the budget, and the default lost to one thread by 2x. */
-        credit -= elapsed;
+    if (plan->explore == TRY_SECOND) {
+        /* pay the whole try, as long as it really took (charged at an estimate's cap
+         * instead, tries of a team whose helper the OS did not schedule, next to busy
+         * processes, cost several times the budget, and the default lost to one thread by
+         * 2x). Only a first call many times slower than the second is billed less: that
+         * was a one-off, not the mode. */
+        store_int(&s->trying, 0);
+        first = load_double(&s->try_first);
+        credit -= (first < BILL_CAP * elapsed ? first : BILL_CAP * elapsed) + elapsed;
     } else {
         credit += EXPLORE_BUDGET * elapsed;
-        limit = CREDIT_CAP * (other > 0.0 ? other : updated) * plan->nbytes;
+        limit = CREDIT_CAP * TRY_CALLS * load_double(&s->serial) * plan->nbytes
+                * (plan->parallel ? 1.0 : load_double(&s->relative));
         if (credit > limit) {
             credit = limit;
         }

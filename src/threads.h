@@ -25,12 +25,16 @@ typedef struct {
     int threads;        /* team size: 1 runs serially */
     int bucket;         /* the (kind, size class) timed, or -1 when this call is not timed */
     int parallel;       /* the mode timed: 1 parallel, 0 serial */
-    int explore;        /* 1 when the mode is tried because it looked slower; WARMING_UP */
+    int explore;        /* 0, TRY_FIRST, TRY_SECOND or WARMING_UP */
     double start;
     double nbytes;
+    double work;        /* seconds the calling thread spent on its own share of a team call */
 } lrelu_plan;
 
-#define WARMING_UP 2    /* explore: one of the first calls of a size class, which try both */
+/* plan.explore; 0: the mode in use */
+#define TRY_FIRST 1     /* the first of a try's two calls of the mode that looked slower */
+#define WARMING_UP 2    /* one of the first calls of a size class, which try both modes */
+#define TRY_SECOND 3    /* the second call of a try */
 
 /* What a call does. Costs per byte differ between them (a backward reads two arrays and
  * writes a third; an in-place call touches one), and a training step alternates forward and
@@ -43,6 +47,8 @@ typedef struct {
 #define LRELU_PLAN_KINDS 5
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind);
+/* The planner's clock (seconds); the kernels time the caller's share of a team call with it. */
+double lrelu_clock(void);
 void lrelu_plan_end(const lrelu_plan *plan);
 
 ptrdiff_t lrelu_parallel_min_bytes(void);
