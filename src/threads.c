@@ -257,9 +257,10 @@ int lrelu_bucket_of(ptrdiff_t nbytes)
     return b;
 }
 
-static struct bucket *bucket_at(int index)
+static struct bucket *bucket_at(int index)     /* index: kind * N_BUCKETS + size class */
 {
-    return &buckets[0][index < 0 ? 0 : index % (LRELU_PLAN_KINDS * N_BUCKETS)];
+    int i = index < 0 ? 0 : index % (LRELU_PLAN_KINDS * N_BUCKETS);
+    return &buckets[i / N_BUCKETS][i % N_BUCKETS];
 }
 
 void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *parallel_cost,
