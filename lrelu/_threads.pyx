@@ -33,6 +33,7 @@ Thread counts, from the strongest:
 The count is the largest team a call may use; the planner may use one thread.
 """
 
+import contextlib
 import os
 import threading
 import warnings
@@ -62,6 +63,7 @@ cdef extern from "threads.h" nogil:
                             double* credit, unsigned long* calls, unsigned long* explorations)
     int lrelu_bucket_of(Py_ssize_t nbytes)
     void lrelu_reset_learning()
+    void lrelu_pretend(double serial, double team, double share)
 
 if lrelu_install_atfork() != 0:
     raise ImportError("lrelu: pthread_atfork failed; a forked child could hang in OpenMP")
@@ -190,6 +192,21 @@ def _learning(nbytes, kind):
 def _reset_learning():
     """Forget every measurement (tests and bench/ start from a clean slate)."""
     lrelu_reset_learning()
+
+
+@contextlib.contextmanager
+def _pretend(serial, team, share):
+    """Within the block, the planner times calls by a clock of its own, as if one thread took
+    ``serial`` seconds per byte, a team ``team``, and the calling thread's share of a team
+    call ``share`` (tests check the planner's rules against a machine of known speed).
+    The kernels still run. Not thread-safe: for one Python thread at a time."""
+    if not serial > 0 or not team > 0 or not share > 0:
+        raise ValueError(f"costs must be positive, got {serial}, {team}, {share}")
+    lrelu_pretend(serial, team, share)
+    try:
+        yield
+    finally:
+        lrelu_pretend(0.0, 0.0, 0.0)
 
 
 def _parallel_region_count():

@@ -235,6 +235,23 @@ static volatile long adaptive = 1;
 
 double lrelu_clock(void) { return now(); }
 
+/* Tests: a machine of known speed. While pretend_serial > 0, calls are timed by a clock of
+ * their own at these costs (seconds per byte: one thread, a team, the caller's share of a
+ * team call), so the planner's rules are checked against figures a test chose and not
+ * against this machine's noise. One Python thread at a time. */
+static double pretend_serial = 0.0, pretend_team = 0.0, pretend_share = 0.0;
+static double pretend_now = 0.0;
+
+void lrelu_pretend(double serial, double team, double share)
+{
+    pretend_serial = serial;
+    pretend_team = team;
+    pretend_share = share;
+    if (pretend_now == 0.0) {
+        pretend_now = 1.0;
+    }
+}
+
 ptrdiff_t lrelu_parallel_min_bytes(void) { return parallel_min_bytes; }
 void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes) { parallel_min_bytes = nbytes; }
 long lrelu_parallel_regions(void) { return load_int(&parallel_regions); }
@@ -295,6 +312,19 @@ static int take_team(void)
     return 1;
 }
 
+/* Seconds per byte that a call of the mode not in use is expected to take (mode: the one in
+ * use), believed up to SAMPLE_CAP times a call of the mode in use, as a sample never counts
+ * for more either. The cap matters when the warm-up overrated the other mode: two one-thread
+ * calls slowed by another process (a compiler, in CI) made one thread look ten times slower
+ * than a team, so a try waited for that much savings, some 800 calls, and the estimate went
+ * uncorrected all that time. A try still pays what it really took, so the cap brings a try
+ * forward without letting tries cost more than their budget. */
+static double other_mode(double serial, double relative, int mode)
+{
+    double ratio = mode ? 1.0 / relative : relative;    /* other mode / mode in use */
+    return serial * (mode ? relative : 1.0) * (ratio < SAMPLE_CAP ? ratio : SAMPLE_CAP);
+}
+
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
 {
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes, 0.0};
@@ -335,7 +365,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
         plan.explore = TRY_SECOND;
     } else {
         mode = relative < 1.0;
-        worse = serial * (mode ? 1.0 : relative) * (double)nbytes;
+        worse = other_mode(serial, relative, mode) * (double)nbytes;
         if (load_double(&s->credit) >= TRY_CALLS * worse) {
             mode = !mode;
             plan.explore = TRY_FIRST;
@@ -350,7 +380,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     }
     plan.threads = mode ? threads : 1;
     plan.parallel = mode;
-    plan.start = now();
+    plan.start = pretend_serial > 0.0 ? pretend_now : now();
     return plan;
 }
 
@@ -362,7 +392,7 @@ static double min_or(double old, double sample)
 void lrelu_plan_end(const lrelu_plan *plan)
 {
     struct bucket *s;
-    double end, elapsed, serial, share, speedup, relative, sample, credit, limit, first;
+    double end, elapsed, work, serial, share, speedup, relative, sample, credit, limit, first;
     double weight;
     int woke;
 
@@ -373,6 +403,12 @@ void lrelu_plan_end(const lrelu_plan *plan)
         return;
     }
     end = now();
+    work = plan->work;
+    if (pretend_serial > 0.0) {
+        end = plan->start + (plan->parallel ? pretend_team : pretend_serial) * plan->nbytes;
+        work = plan->parallel ? pretend_share * plan->nbytes : 0.0;
+        pretend_now = end + 1e-6;
+    }
     elapsed = end - plan->start;
     s = bucket_at(plan->bucket);
     serial = load_double(&s->serial);
@@ -401,8 +437,8 @@ void lrelu_plan_end(const lrelu_plan *plan)
          * team creating its threads, another runtime's threads still spinning) only adds */
         if (plan->parallel) {
             store_double(&s->team, min_or(load_double(&s->team), elapsed / plan->nbytes));
-            if (plan->work > 0.0) {
-                store_double(&s->share, share = min_or(share, plan->work / plan->nbytes));
+            if (work > 0.0) {
+                store_double(&s->share, share = min_or(share, work / plan->nbytes));
             }
         } else {
             store_double(&s->serial, serial = min_or(serial, elapsed / plan->nbytes));
@@ -419,18 +455,18 @@ void lrelu_plan_end(const lrelu_plan *plan)
          * would be by cold caches, clock speed, a busy memory bus) times the speedup measured
          * on the whole. So a slow moment of the machine leaves the ratio alone, and only
          * helpers that start or finish late (load, the caller's core shared) raise it. */
-        if (!woke && plan->work > 0.0 && speedup > 0.0) {
+        if (!woke && work > 0.0 && speedup > 0.0) {
             if (plan->explore == TRY_SECOND) {
                 /* a team timed right after one thread's calls: the speedup, refreshed */
-                speedup += EXPLORE_WEIGHT * (serial * plan->nbytes / plan->work - speedup);
+                speedup += EXPLORE_WEIGHT * (serial * plan->nbytes / work - speedup);
                 store_double(&s->speedup, speedup);
             }
-            sample = elapsed / (plan->work * speedup);
+            sample = elapsed / (work * speedup);
             if (sample > SAMPLE_CAP) {
                 sample = SAMPLE_CAP;
             }
             store_double(&s->relative, relative + weight * (sample - relative));
-            store_double(&s->share, share + weight * (plan->work / plan->nbytes - share));
+            store_double(&s->share, share + weight * (work / plan->nbytes - share));
         }
     } else {
         sample = elapsed / plan->nbytes;
@@ -455,8 +491,8 @@ void lrelu_plan_end(const lrelu_plan *plan)
         credit -= (first < BILL_CAP * elapsed ? first : BILL_CAP * elapsed) + elapsed;
     } else {
         credit += EXPLORE_BUDGET * elapsed;
-        limit = CREDIT_CAP * TRY_CALLS * load_double(&s->serial) * plan->nbytes
-                * (plan->parallel ? 1.0 : load_double(&s->relative));
+        limit = CREDIT_CAP * TRY_CALLS * plan->nbytes
+                * other_mode(load_double(&s->serial), load_double(&s->relative), plan->parallel);
         if (credit > limit) {
             credit = limit;
         }

@@ -63,5 +63,8 @@ void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *paral
                         double *credit, unsigned long *calls, unsigned long *explorations);
 int lrelu_bucket_of(ptrdiff_t nbytes);
 void lrelu_reset_learning(void);
+/* For tests: time calls by a clock of their own at these costs (seconds per byte: one thread,
+ * a team, the caller's share of a team call); serial = 0 goes back to the real clock. */
+void lrelu_pretend(double serial, double team, double share);
 
 #endif
