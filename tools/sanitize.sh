@@ -17,8 +17,12 @@
 #   ASan's malloc as well, so NumPy buffers get redzones an out-of-bounds access would hit.
 # - detect_leaks=0: CPython deliberately leaves memory allocated at exit (interned strings,
 #   static types), which LeakSanitizer would report; lrelu's kernels never allocate.
-# - -fno-sanitize-recover=all plus halt_on_error make the first error fatal. Reports go to log
-#   files, printed at the end, so one from a subprocess a test starts is counted too.
+# - -fno-sanitize-recover=all plus halt_on_error make the first error fatal. ASan's reports go
+#   to log files, printed at the end, so one from a subprocess a test starts is counted too.
+#   UBSan's do not: with ASan in the same process gcc 12's UBSan ignores log_path and writes
+#   to stderr. So pytest runs with --capture=sys (with its default, fd capture, a report
+#   written just before the process halts went into a capture file nobody read, and the
+#   count said 0 errors) and its stderr goes to the logs as well.
 # - UBSan's alignment check also catches NumPy handing the typed loops unaligned data (the
 #   property tests make unaligned and byteswapped arrays).
 # Needs gcc (the compiler Python builds extensions with) with libasan and libubsan.
@@ -66,8 +70,9 @@ sanitized python -c 'import lrelu, sys; sys.exit(not lrelu._threads._openmp_info
 run_tests() {   # $1: label, $2: extra environment (or ""), the rest: test files
     local label=$1 environment=$2; shift 2
     echo "== tests under ASan + UBSan ($label)"
-    sanitized env $environment python -m pytest -q -p no:cacheprovider -c "$work/src/pyproject.toml" \
-        --rootdir "$work/src" "$@" || status=1
+    sanitized env $environment python -m pytest -q -p no:cacheprovider --capture=sys \
+        -c "$work/src/pyproject.toml" --rootdir "$work/src" "$@" \
+        2>>"$work/logs/stderr" || status=1
 }
 
 status=0
@@ -80,7 +85,7 @@ run_tests "LRELU_SIMD=baseline" LRELU_SIMD=baseline "$tests/test_elementwise.py"
     "$tests/test_backward.py" "$tests/test_inplace.py" "$tests/test_ufunc.py"
 errors=$(cat "$work"/logs/* 2>/dev/null | grep -cE "ERROR: AddressSanitizer|runtime error:" || true)
 echo "== sanitizers: $errors errors (tests took ${SECONDS}s)"
-if [ "$errors" -ne 0 ]; then
+if [ "$errors" -ne 0 ] || [ "$status" -ne 0 ]; then
     cat "$work"/logs/*
     status=1
 fi
