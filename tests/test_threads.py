@@ -443,7 +443,9 @@ def test_the_planner_times_both_modes_on_this_machine():
     learned = _threads._learning(x.nbytes, "out")
     assert learned["calls"] == 400
     assert learned["serial"] > 0 and learned["parallel"] > 0
-    assert learned["explorations"] <= 400 * EXPLORE_BUDGET
+    # 5 % of 400 calls pays for about ten tries of two calls each; tries alternating with
+    # calls would be some 130. 30 leaves room for a noisy CI machine.
+    assert learned["explorations"] <= 30
 
 
 EXPLORE_BUDGET = 0.05   # the share of time that trying the other mode may cost (threads.c)
