@@ -457,7 +457,10 @@ void lrelu_plan_end(const lrelu_plan *plan)
          * helpers that start or finish late (load, the caller's core shared) raise it. */
         if (!woke && work > 0.0 && speedup > 0.0) {
             if (plan->explore == TRY_SECOND) {
-                /* a team timed right after one thread's calls: the speedup, refreshed */
+                /* a team timed right after one thread's calls: the speedup, refreshed. It
+                 * mixes moments (one thread's average, this call's share), and reads low
+                 * when the caller's core is shared; that keeps a team off under load, and
+                 * every fix of it measured lost to one thread there (bench/notes.md) */
                 speedup += EXPLORE_WEIGHT * (serial * plan->nbytes / work - speedup);
                 store_double(&s->speedup, speedup);
             }
