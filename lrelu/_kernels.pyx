@@ -11,8 +11,9 @@ thread or a team is asked once, at the top of the call (lrelu/_threads.pyx).
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 
-from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, plan_clock, LRELU_PLAN_INPLACE,
-                             LRELU_PLAN_OUT, LRELU_PLAN_THREE, LRELU_PLAN_CONVERT)
+from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, share_begin, share_end,
+                             LRELU_PLAN_INPLACE, LRELU_PLAN_OUT, LRELU_PLAN_THREE,
+                             LRELU_PLAN_CONVERT)
 
 cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
@@ -153,6 +154,30 @@ cdef inline int _plan_kind(const void* g, Py_ssize_t g_step, const void* x,
     return LRELU_PLAN_OUT
 
 
+# A team's chunks (kernel and converting_kernel): each helper starts from clear floating-point
+# flags, and returns what its chunk raised, since NumPy reads only the calling thread's flags
+# and a helper's overflow would be lost; _finish raises them on the caller. The caller times
+# its own share for the planner (lrelu/_threads.pxd).
+cdef inline double _chunk_begin() noexcept nogil:
+    if threadid() != 0:
+        feclearexcept(FE_ALL_EXCEPT)
+    return share_begin()
+
+
+cdef inline int _chunk_end(lrelu_plan* plan, double t0) noexcept nogil:
+    share_end(plan, t0)
+    return fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
+
+
+cdef inline void _finish(lrelu_plan* plan, int raised, int had_invalid) noexcept nogil:
+    # raised: the team's flags. An "invalid" the call itself raised is dropped (kernel says why).
+    if raised:
+        feraiseexcept(raised)
+    plan_end(plan)
+    if not had_invalid and fetestexcept(FE_INVALID):
+        feclearexcept(FE_INVALID)
+
+
 cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
                  const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
                  int flags) noexcept nogil:
@@ -168,31 +193,20 @@ cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, 
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
     cdef double t0
-    cdef double* work
     flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
     if plan.threads <= 1:
         _serial(n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
         chunk = _chunk(n, plan.threads)
-        work = &plan.work
         for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
             lo = c * chunk
             if lo < n:
-                t0 = plan_clock()
-                if threadid() != 0:
-                    feclearexcept(FE_ALL_EXCEPT)
+                t0 = _chunk_begin()
                 _serial(min(chunk, n - lo), _at(g, g_step, lo), g_step, _at(x, x_step, lo), x_step,
                         _at(alpha, alpha_step, lo), alpha_step,
                         <real*>_at(out, out_step, lo), out_step, flags)
-                # Overflow in a worker thread would be lost; NumPy reads the caller's flags.
-                raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
-                if threadid() == 0:
-                    work[0] = plan_clock() - t0     # the caller's own share (src/threads.c)
-        if raised:
-            feraiseexcept(raised)
-    plan_end(&plan)
-    if not had_invalid and fetestexcept(FE_INVALID):
-        feclearexcept(FE_INVALID)
+                raised |= _chunk_end(&plan, t0)
+    _finish(&plan, raised, had_invalid)
 
 
 cdef inline const source* _src_at(const source* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
@@ -242,28 +256,18 @@ cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, co
     cdef Py_ssize_t chunk, lo, c
     cdef int raised = 0
     cdef double t0
-    cdef double* work
     if plan.threads <= 1:
         _converted_range(0, n, g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags)
     else:
         chunk = _chunk(n, plan.threads)
-        work = &plan.work
         for c in prange(plan.threads, schedule='static', num_threads=plan.threads):
             lo = c * chunk
             if lo < n:
-                t0 = plan_clock()
-                if threadid() != 0:
-                    feclearexcept(FE_ALL_EXCEPT)
+                t0 = _chunk_begin()
                 _converted_range(lo, min(lo + chunk, n), g, g_step, x, x_step, alpha, alpha_step,
                                  out, out_step, flags)
-                raised |= fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)
-                if threadid() == 0:
-                    work[0] = plan_clock() - t0
-        if raised:
-            feraiseexcept(raised)
-    plan_end(&plan)
-    if not had_invalid and fetestexcept(FE_INVALID):
-        feclearexcept(FE_INVALID)
+                raised |= _chunk_end(&plan, t0)
+    _finish(&plan, raised, had_invalid)
 
 
 # ---- The Cython API: typed memoryviews, in place or out of place --------------------------

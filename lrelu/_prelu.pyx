@@ -8,13 +8,13 @@ the result has the same bits either way (src/prelu.h says how).
 """
 
 cimport numpy as cnp
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 
 import math
 
 import numpy as np
 
-from lrelu._threads cimport lrelu_plan, plan_begin, plan_end, plan_clock, LRELU_PLAN_PRELU
+from lrelu._threads cimport lrelu_plan, plan_begin, plan_end, share_begin, share_end, LRELU_PLAN_PRELU
 
 from lrelu import _kernels
 
@@ -85,19 +85,16 @@ cdef object _run(cnp.ndarray grad, cnp.ndarray x, cnp.ndarray alpha, cnp.ndarray
     cdef Py_ssize_t nbytes = x.nbytes
     cdef lrelu_plan plan
     cdef double t0
-    cdef double* work
     with nogil:
         plan = plan_begin(nbytes, LRELU_PLAN_PRELU)
         if plan.threads <= 1:
             for u in range(job.units):
                 lrelu_prelu_unit(&job, u)
         else:
-            work = &plan.work
             for u in prange(job.units, schedule='static', num_threads=plan.threads):
-                t0 = plan_clock()
+                t0 = share_begin()
                 lrelu_prelu_unit(&job, u)
-                if threadid() == 0:
-                    work[0] += plan_clock() - t0    # the caller's own share (src/threads.c)
+                share_end(&plan, t0)
         lrelu_prelu_reduce(&job, totals_data)
         plan_end(&plan)
     if repeat > 1:

@@ -312,9 +312,16 @@ cdef extern from *:
     int _elementwise_only "lrelu_elementwise_only" (object ufunc) except -1
 
 
-cdef object _make_ufunc(list rows, Operation* operation, int nin, bytes name, bytes doc):
-    """A ufunc with one loop per row. Its C arrays, like its docstring, must live as long as
-    the ufunc, which keeps only pointers: they are allocated once and never freed."""
+# Every ufunc made, with its operation (as an address) and number of inputs, so that a dtype
+# registered later (bfloat16) gets rows in all of them.
+cdef list _MADE = []
+
+
+cdef object _make_ufunc(Operation* operation, int nin, bytes name, bytes doc):
+    """A ufunc with one loop per row of the unary (nin 2) or backward (nin 3) table. Its C
+    arrays, like its docstring, must live as long as the ufunc, which keeps only pointers:
+    they are allocated once and never freed."""
+    cdef list rows = UNARY_TYPES if nin == 2 else BACKWARD_TYPES
     cdef int n = len(rows), k, j
     cdef PyUFuncGenericFunction* loops = <PyUFuncGenericFunction*>malloc(n * sizeof(PyUFuncGenericFunction))
     cdef void** data = <void**>malloc(n * sizeof(void*))
@@ -329,6 +336,7 @@ cdef object _make_ufunc(list rows, Operation* operation, int nin, bytes name, by
             types[k * (nin + 1) + j] = num
     ufunc = PyUFunc_FromFuncAndData(loops, data, types, n, nin, 1, PyUFunc_None, name, doc, 0)
     _elementwise_only(ufunc)
+    _MADE.append((ufunc, <size_t>operation, nin))
     return ufunc
 
 
@@ -375,17 +383,15 @@ x > 0, alpha * grad elsewhere (0 and -0.0 included), as
 ``torch.ops.aten.leaky_relu_backward(grad, x, alpha, False)``. ``out=grad`` works in place;
 ``lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha")`` calls it."""
 
-leaky_relu = _make_ufunc(UNARY_TYPES, &_FORWARD, 2, b"leaky_relu", _FORWARD_DOC)
-leaky_relu_derivative = _make_ufunc(UNARY_TYPES, &_DERIVATIVE, 2, b"leaky_relu_derivative",
-                                    _DERIVATIVE_DOC)
-leaky_relu_backward = _make_ufunc(BACKWARD_TYPES, &_BACKWARD, 3, b"leaky_relu_backward",
-                                  _BACKWARD_DOC)
+leaky_relu = _make_ufunc(&_FORWARD, 2, b"leaky_relu", _FORWARD_DOC)
+leaky_relu_derivative = _make_ufunc(&_DERIVATIVE, 2, b"leaky_relu_derivative", _DERIVATIVE_DOC)
+leaky_relu_backward = _make_ufunc(&_BACKWARD, 3, b"leaky_relu_backward", _BACKWARD_DOC)
 # The same rows with the other convention at 0: a new dtype's rows serve both.
 leaky_relu_derivative_at_zero_alpha = _make_ufunc(
-    UNARY_TYPES, &_DERIVATIVE_AT_ZERO_ALPHA, 2, b"leaky_relu_derivative_at_zero_alpha",
+    &_DERIVATIVE_AT_ZERO_ALPHA, 2, b"leaky_relu_derivative_at_zero_alpha",
     _DERIVATIVE_AT_ZERO_ALPHA_DOC)
 leaky_relu_backward_at_zero_alpha = _make_ufunc(
-    BACKWARD_TYPES, &_BACKWARD_AT_ZERO_ALPHA, 3, b"leaky_relu_backward_at_zero_alpha",
+    &_BACKWARD_AT_ZERO_ALPHA, 3, b"leaky_relu_backward_at_zero_alpha",
     _BACKWARD_AT_ZERO_ALPHA_DOC)
 
 
@@ -398,10 +404,6 @@ def _register_bfloat16(dtype):
     if "E" in _USER_TYPES:
         raise RuntimeError(f"bfloat16 rows already registered for type number {_USER_TYPES['E']}")
     _USER_TYPES["E"] = num
-    _register_rows(leaky_relu, BFLOAT16_UNARY_TYPES, &_FORWARD, 2, num)
-    _register_rows(leaky_relu_derivative, BFLOAT16_UNARY_TYPES, &_DERIVATIVE, 2, num)
-    _register_rows(leaky_relu_backward, BFLOAT16_BACKWARD_TYPES, &_BACKWARD, 3, num)
-    _register_rows(leaky_relu_derivative_at_zero_alpha, BFLOAT16_UNARY_TYPES,
-                   &_DERIVATIVE_AT_ZERO_ALPHA, 2, num)
-    _register_rows(leaky_relu_backward_at_zero_alpha, BFLOAT16_BACKWARD_TYPES,
-                   &_BACKWARD_AT_ZERO_ALPHA, 3, num)
+    for ufunc, operation, nin in _MADE:
+        _register_rows(ufunc, BFLOAT16_UNARY_TYPES if nin == 2 else BFLOAT16_BACKWARD_TYPES,
+                       <Operation*><size_t>operation, nin, num)
