@@ -35,13 +35,16 @@ def time_batch(call, calls, first=0):
 
 
 def settle(call, seconds):
-    """Run ``call`` untimed, in pairs, for about ``seconds``; the last pair's time per call,
-    the steady state, which sizes the batches."""
+    """Run ``call`` untimed, in pairs, for about ``seconds``; the time per call in the steady
+    state, which sizes the batches: the median pair of the second half. It was the last
+    pair's, and on a loaded machine a pair that met another process's time slice (a few ms
+    for a 10 µs call) sized batches of 2 calls, whose ratios were mostly that noise."""
     end = time.perf_counter() + seconds
+    pairs = []
     while True:
-        per_call = time_batch(call, 2)
+        pairs.append(time_batch(call, 2))
         if time.perf_counter() >= end:
-            return per_call
+            return statistics.median(pairs[len(pairs) // 2:])
 
 
 def alternate(samplers, rounds, before=None):
