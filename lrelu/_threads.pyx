@@ -8,7 +8,10 @@ thread, whichever has been faster for calls of its kind (in place, out of place,
 a converting one, PReLU's) and size in this process: each call is timed, and the mode that
 looks slower is tried again within a small time budget. A team call is judged against what
 one thread would take at the same moment, from the calling thread's own share of the work,
-so a slow moment of the whole machine is not mistaken for load (src/threads.c says how).
+so a slow moment of the whole machine is not mistaken for load; the team's speedup behind
+that comes from each mode's quiet moments, and a team is left only when it is clearly
+slower than one thread, so one late helper does not send every call to one thread
+(src/threads.c says how).
 That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
 used; next to another busy process, a team waits at OpenMP's closing barrier for a member
 the OS has not scheduled, and two threads lose to one, by 2x and more, so one thread is

@@ -13,14 +13,15 @@
  * - one thread: seconds per byte, a moving average of the calls run that way;
  * - a team: its time relative to one thread at the same moment. The calling thread times its
  *   own share of the work (plan.work), and one thread would take that share times the
- *   team's speedup (one thread's time over the caller's share, refreshed whenever the two
- *   modes run next to each other). A moment when the whole machine is slow (cold caches
+ *   team's speedup: one thread's time over the caller's share, each taken at quiet moments
+ *   (the lower envelope of its calls). A moment when the whole machine is slow (cold caches
  *   after lrelu was idle, clock speed, another library's threads leaving the cores) slows
  *   the share as much as the call, and leaves the ratio alone; helpers that start or finish
  *   late (load) slow only the call, and raise it.
- * A call runs on a team while that ratio is below 1. Timing the team against one thread's
- * average instead, an earlier version took every slow moment for load: in a benchmark that
- * alternates libraries it ran on one thread for most calls, and lost to PyTorch.
+ * A call goes to a team when that ratio is below 1, and leaves it above 1 + STAY_MARGIN.
+ * Timing the team against one thread's average instead, an earlier version took every slow
+ * moment for load: in a benchmark that alternates libraries it ran on one thread for most
+ * calls, and lost to PyTorch.
  *
  * The mode not in use is tried again now and then, paid from a time budget: each call in the
  * mode in use earns EXPLORE_BUDGET of its time, and a try (TRY_CALLS calls in a row; the
@@ -210,16 +211,18 @@ int lrelu_threads_now(void)
 #define BILL_CAP 4.0            /* a try's first call is billed at most this many times its second */
 #define WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
 #define IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
+#define STAY_MARGIN 0.1         /* a team is left only when it is this much slower than one */
 
 struct bucket {
     volatile double serial;     /* seconds per byte on one thread; 0: unknown */
-    volatile double team;       /* seconds per byte of the faster warm-up team call */
-    volatile double share;      /* seconds per byte of the caller's own share in a team call */
-    volatile double speedup;    /* one thread's time / the caller's share: the team's best */
+    volatile double team;       /* seconds per byte on a team: the faster warm-up call, then averaged */
+    volatile double serial_low; /* seconds per byte: the lower envelope of one-thread calls */
+    volatile double share_low;  /* ... and of the caller's own share in team calls */
     volatile double relative;   /* a team call's time / one thread's, at the same moment */
     volatile double credit;     /* seconds that trying the other mode may still spend */
     volatile double try_first;  /* seconds the first call of the try under way took */
     volatile long trying;       /* 1 + the mode of the try under way; 0: none */
+    volatile long on_team;      /* the mode in use: 1 a team, 0 one thread */
     volatile long calls, explorations;
 };
 
@@ -287,7 +290,7 @@ void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *paral
     int b = bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket;
     struct bucket *s = &buckets[k][b];
     *serial_cost = load_double(&s->serial);
-    *parallel_cost = load_double(&s->relative) * load_double(&s->serial);
+    *parallel_cost = load_double(&s->team);
     *credit = load_double(&s->credit);
     *calls = (unsigned long)load_int(&s->calls);
     *explorations = (unsigned long)load_int(&s->explorations);
@@ -317,12 +320,18 @@ static int take_team(void)
  * for more either. The cap matters when the warm-up overrated the other mode: two one-thread
  * calls slowed by another process (a compiler, in CI) made one thread look ten times slower
  * than a team, so a try waited for that much savings, some 800 calls, and the estimate went
- * uncorrected all that time. A try still pays what it really took, so the cap brings a try
- * forward without letting tries cost more than their budget. */
-static double other_mode(double serial, double relative, int mode)
+ * uncorrected all that time. (On a team the cap is taken from the team's own time, not from
+ * its ratio to one thread, which would carry the overrating along.) A try still pays what
+ * it really took, so the cap brings a try forward without letting tries cost more than
+ * their budget. */
+static double other_mode(struct bucket *s, int mode)
 {
-    double ratio = mode ? 1.0 / relative : relative;    /* other mode / mode in use */
-    return serial * (mode ? relative : 1.0) * (ratio < SAMPLE_CAP ? ratio : SAMPLE_CAP);
+    double serial = load_double(&s->serial), team = load_double(&s->team);
+    double relative = load_double(&s->relative);
+    if (mode) {
+        return serial < SAMPLE_CAP * team ? serial : SAMPLE_CAP * team;
+    }
+    return serial * (relative < SAMPLE_CAP ? relative : SAMPLE_CAP);
 }
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
@@ -364,8 +373,13 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
         mode = trying - 1;
         plan.explore = TRY_SECOND;
     } else {
-        mode = relative < 1.0;
-        worse = other_mode(serial, relative, mode) * (double)nbytes;
+        /* A margin before a team is left: where a team gains little (a fresh result of a
+         * few MB, on two threads that share the memory bus), one helper starting late
+         * raised the ratio just past 1, and the planner went to one thread; then a try
+         * that met another late start kept it there for hundreds of calls. */
+        mode = relative < (load_int(&s->on_team) ? 1.0 + STAY_MARGIN : 1.0);
+        store_int(&s->on_team, mode);
+        worse = other_mode(s, mode) * (double)nbytes;
         if (load_double(&s->credit) >= TRY_CALLS * worse) {
             mode = !mode;
             plan.explore = TRY_FIRST;
@@ -384,6 +398,25 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     return plan;
 }
 
+/* The lower envelope of a mode's times: it follows a faster sample at once and a slower
+ * one by ACTIVE_WEIGHT. Stalls only add time, so the envelope is the mode's time at a quiet
+ * moment, and the two envelopes' ratio is the team's speedup. Averages instead mixed
+ * moments: one-thread tries that came at quiet moments against the team's shares at the
+ * slow start of each batch read a team of two as slower than one thread when it was
+ * nearly twice as fast, and the planner lost to PyTorch (bench/notes.md). */
+static double low(double old, double sample)
+{
+    return old == 0.0 || sample < old ? sample : old + ACTIVE_WEIGHT * (sample - old);
+}
+
+/* One thread's time over the caller's share, kept between 1 and the team's size. */
+static double speedup_of(struct bucket *s, int threads)
+{
+    double serial_low = load_double(&s->serial_low), share_low = load_double(&s->share_low);
+    double measured = share_low > 0.0 ? serial_low / share_low : 0.0;
+    return measured < 1.0 ? 1.0 : measured > (double)threads ? (double)threads : measured;
+}
+
 static double min_or(double old, double sample)
 {
     return old == 0.0 || sample < old ? sample : old;
@@ -392,7 +425,7 @@ static double min_or(double old, double sample)
 void lrelu_plan_end(const lrelu_plan *plan)
 {
     struct bucket *s;
-    double end, elapsed, work, serial, share, speedup, relative, sample, credit, limit, first;
+    double end, elapsed, work, serial, team, speedup, relative, sample, credit, limit, first;
     double weight;
     int woke;
 
@@ -412,8 +445,6 @@ void lrelu_plan_end(const lrelu_plan *plan)
     elapsed = end - plan->start;
     s = bucket_at(plan->bucket);
     serial = load_double(&s->serial);
-    share = load_double(&s->share);
-    speedup = load_double(&s->speedup);
     relative = load_double(&s->relative);
     weight = plan->explore == TRY_SECOND ? EXPLORE_WEIGHT : ACTIVE_WEIGHT;
     woke = 0;
@@ -426,6 +457,14 @@ void lrelu_plan_end(const lrelu_plan *plan)
         store_int(&woke_last, woke);
         store_double(&team_end, end);
     }
+    if (plan->parallel) {
+        if (work > 0.0) {
+            store_double(&s->share_low, low(load_double(&s->share_low), work / plan->nbytes));
+        }
+    } else {
+        store_double(&s->serial_low, low(load_double(&s->serial_low), elapsed / plan->nbytes));
+    }
+    speedup = speedup_of(s, plan->parallel ? plan->threads : lrelu_threads_now());
     if (plan->explore == TRY_FIRST) {
         /* not a sample either: judged by the second call, which finds the helpers awake */
         store_double(&s->try_first, elapsed);
@@ -437,14 +476,10 @@ void lrelu_plan_end(const lrelu_plan *plan)
          * team creating its threads, another runtime's threads still spinning) only adds */
         if (plan->parallel) {
             store_double(&s->team, min_or(load_double(&s->team), elapsed / plan->nbytes));
-            if (work > 0.0) {
-                store_double(&s->share, share = min_or(share, work / plan->nbytes));
-            }
         } else {
             store_double(&s->serial, serial = min_or(serial, elapsed / plan->nbytes));
         }
-        if (serial > 0.0 && share > 0.0) {
-            store_double(&s->speedup, serial / share);
+        if (serial > 0.0 && load_double(&s->team) > 0.0) {
             store_double(&s->relative, load_double(&s->team) / serial);
         }
         return;
@@ -452,24 +487,21 @@ void lrelu_plan_end(const lrelu_plan *plan)
     if (plan->parallel) {
         /* How a team call compares with one thread now: its time over what one thread would
          * take at this moment, which is the caller's own share (slowed as much as one thread
-         * would be by cold caches, clock speed, a busy memory bus) times the speedup measured
-         * on the whole. So a slow moment of the machine leaves the ratio alone, and only
-         * helpers that start or finish late (load, the caller's core shared) raise it. */
-        if (!woke && work > 0.0 && speedup > 0.0) {
-            if (plan->explore == TRY_SECOND) {
-                /* a team timed right after one thread's calls: the speedup, refreshed. It
-                 * mixes moments (one thread's average, this call's share), and reads low
-                 * when the caller's core is shared; that keeps a team off under load, and
-                 * every fix of it measured lost to one thread there (bench/notes.md) */
-                speedup += EXPLORE_WEIGHT * (serial * plan->nbytes / work - speedup);
-                store_double(&s->speedup, speedup);
-            }
+         * would be by cold caches, clock speed, a busy memory bus) times the team's speedup.
+         * So a slow moment of the machine leaves the ratio alone, and only helpers that
+         * start or finish late (load, the caller's core shared) raise it. */
+        if (!woke && work > 0.0) {
             sample = elapsed / (work * speedup);
             if (sample > SAMPLE_CAP) {
                 sample = SAMPLE_CAP;
             }
             store_double(&s->relative, relative + weight * (sample - relative));
-            store_double(&s->share, share + weight * (work / plan->nbytes - share));
+            team = load_double(&s->team);
+            sample = elapsed / plan->nbytes;
+            if (sample > SAMPLE_CAP * team) {
+                sample = SAMPLE_CAP * team;
+            }
+            store_double(&s->team, team + weight * (sample - team));
         }
     } else {
         sample = elapsed / plan->nbytes;
@@ -477,10 +509,6 @@ void lrelu_plan_end(const lrelu_plan *plan)
             sample = SAMPLE_CAP * serial;
         }
         store_double(&s->serial, serial + weight * (sample - serial));
-        if (plan->explore == TRY_SECOND && share > 0.0) {
-            /* one thread timed right after the team's calls: the speedup, refreshed */
-            store_double(&s->speedup, speedup + weight * (sample / share - speedup));
-        }
     }
     credit = load_double(&s->credit);
     if (plan->explore == TRY_SECOND) {
@@ -495,7 +523,7 @@ void lrelu_plan_end(const lrelu_plan *plan)
     } else {
         credit += EXPLORE_BUDGET * elapsed;
         limit = CREDIT_CAP * TRY_CALLS * plan->nbytes
-                * other_mode(load_double(&s->serial), load_double(&s->relative), plan->parallel);
+                * other_mode(s, plan->parallel);
         if (credit > limit) {
             credit = limit;
         }
