@@ -456,15 +456,12 @@ void lrelu_plan_end(const lrelu_plan *plan)
         woke = plan->start - load_double(&team_end) > IDLE_GAP && !load_int(&woke_last);
         store_int(&woke_last, woke);
         store_double(&team_end, end);
-    }
-    if (plan->parallel) {
         if (work > 0.0) {
             store_double(&s->share_low, low(load_double(&s->share_low), work / plan->nbytes));
         }
     } else {
         store_double(&s->serial_low, low(load_double(&s->serial_low), elapsed / plan->nbytes));
     }
-    speedup = speedup_of(s, plan->parallel ? plan->threads : lrelu_threads_now());
     if (plan->explore == TRY_FIRST) {
         /* not a sample either: judged by the second call, which finds the helpers awake */
         store_double(&s->try_first, elapsed);
@@ -491,6 +488,7 @@ void lrelu_plan_end(const lrelu_plan *plan)
          * So a slow moment of the machine leaves the ratio alone, and only helpers that
          * start or finish late (load, the caller's core shared) raise it. */
         if (!woke && work > 0.0) {
+            speedup = speedup_of(s, plan->threads);
             sample = elapsed / (work * speedup);
             if (sample > SAMPLE_CAP) {
                 sample = SAMPLE_CAP;
