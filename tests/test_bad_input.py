@@ -1,9 +1,9 @@
 """Bad input: one exception type per kind, a message that names the problem, and every
 operand left exactly as it was.
 
-README_CASES are the rows of the README's "Bad input" table, which shows the real messages:
+README_CASES are the rows of the "Bad input" table in docs/guide/bad-input.md, which shows the real messages:
 `python tests/test_bad_input.py` rewrites that table from these cases, and a test fails
-when the README and the code disagree. MORE_CASES are variants checked the same way.
+when the docs and the code disagree. MORE_CASES are variants checked the same way.
 """
 
 import copy
@@ -203,15 +203,15 @@ def test_bad_input_gets_its_exception_and_a_message_naming_the_problem_and_chang
         _assert_unchanged(value, operands[name])
 
 
-# ---- The README's table ------------------------------------------------------------------
+# ---- The docs' table ----------------------------------------------------------------------
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+PAGE = pathlib.Path(__file__).resolve().parent.parent / "docs" / "guide" / "bad-input.md"
 TABLE_START = "<!-- bad-input table: written by `python tests/test_bad_input.py` -->"
 TABLE_END = "<!-- end of bad-input table -->"
 
 
-def readme_table():
-    """The README's table, from running every README case."""
+def page_table():
+    """The docs' table, from running every README_CASES case."""
     lines = ["| Bad input | Example | What you get |", "|---|---|---|"]
     for case in README_CASES:
         exc = _raised(case)
@@ -219,20 +219,20 @@ def readme_table():
     return "\n".join(lines)
 
 
-def _readme_parts():
-    text = README.read_text(encoding="utf-8")
+def _page_parts():
+    text = PAGE.read_text(encoding="utf-8")
     head, rest = text.split(TABLE_START + "\n", 1)
     table, tail = rest.split(TABLE_END, 1)
     return head, table.rstrip("\n"), tail
 
 
-@pytest.mark.skipif(not README.exists(), reason="no README.md beside the tests (installed tests)")
-def test_readme_table_shows_the_real_messages():
-    _, table, _ = _readme_parts()
-    assert table == readme_table(), "run `python tests/test_bad_input.py` to rewrite the table"
+@pytest.mark.skipif(not PAGE.exists(), reason="no docs/ beside the tests (installed tests)")
+def test_docs_table_shows_the_real_messages():
+    _, table, _ = _page_parts()
+    assert table == page_table(), "run `python tests/test_bad_input.py` to rewrite the table"
 
 
 if __name__ == "__main__":
-    head, _, tail = _readme_parts()
-    README.write_text(head + TABLE_START + "\n" + readme_table() + "\n" + TABLE_END + tail, encoding="utf-8")
-    print(f"{README}: bad-input table rewritten", file=sys.stderr)
+    head, _, tail = _page_parts()
+    PAGE.write_text(head + TABLE_START + "\n" + page_table() + "\n" + TABLE_END + tail, encoding="utf-8")
+    print(f"{PAGE}: bad-input table rewritten", file=sys.stderr)
