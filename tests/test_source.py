@@ -1,5 +1,6 @@
-"""The document lrelu was specified by: the README names it before referring to it, and
-lrelu.reference holds its two listings as printed there."""
+"""The document lrelu was specified by: the README and the docs' semantics page (where the
+user guide names it) name it before referring to it, and lrelu.reference holds its two
+listings as printed there."""
 
 import inspect
 import pathlib
@@ -8,7 +9,9 @@ import pytest
 
 from lrelu import reference
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The README, and the page of the docs that names the entry for the rest of the docs.
+NAMING_PAGES = [ROOT / "README.md", ROOT / "docs" / "guide" / "semantics.md"]
 
 # The glossary entry's title and series, as the README names them.
 TITLE = "[活性化関数]Leaky ReLU(Leaky Rectified Linear Unit)/LReLUとは?"
@@ -28,11 +31,13 @@ def test_lrelu_reference_holds_the_listing_as_printed(name):
     assert [line.strip() for line in source.strip().splitlines()] == LISTINGS[name]
 
 
-@pytest.mark.skipif(not README.exists(), reason="no README.md beside the tests (installed tests)")
-def test_the_readme_names_the_glossary_entry_before_referring_to_it():
-    text = " ".join(README.read_text(encoding="utf-8").split())   # lines joined
+@pytest.mark.parametrize("page", NAMING_PAGES, ids=lambda page: page.name)
+def test_the_page_names_the_glossary_entry_before_referring_to_it(page):
+    if not page.exists():
+        pytest.skip(f"no {page.relative_to(ROOT)} beside the tests (installed tests)")
+    text = " ".join(page.read_text(encoding="utf-8").split())   # lines joined
     named = text.find(SERIES)
-    assert named > 0 and TITLE in text[:named], "the README must name the glossary entry and its series"
+    assert named > 0 and TITLE in text[:named], f"{page.name} must name the glossary entry and its series"
     assert "the document" not in text.lower()
     for reference_to_it in ("the glossary entry", "the listing", "listing 1", "listing 2"):
         first = text.lower().find(reference_to_it)

@@ -1,5 +1,6 @@
-"""The type stubs: mypy accepts the README's Python examples, and stubtest finds that the
-stubs agree with the modules, compiled ones included, of the lrelu this test imported."""
+"""The type stubs: mypy accepts the Python examples of the README and the docs (docs/, the
+```python blocks that are scripts rather than >>> sessions), and stubtest finds that the stubs
+agree with the modules, compiled ones included, of the lrelu this test imported."""
 
 import ast
 import os
@@ -17,6 +18,7 @@ pytest.importorskip("mypy", reason="the typing checks need mypy (pip install '.[
 
 TESTS = Path(__file__).resolve().parent
 README = TESTS.parent / "README.md"
+DOCS = TESTS.parent / "docs"
 ALLOWLIST = TESTS / "stubtest-allowlist.txt"
 
 
@@ -35,11 +37,14 @@ def _mypy(module_args, cwd):
 
 
 def _readme_examples(tmp_path):
-    """The README's ```python blocks as files, split into those that use only lrelu and NumPy
-    and those that use another library (pandas, xarray, dask, torch)."""
+    """The ```python blocks of the README and docs/ as files, split into those that use only
+    lrelu and NumPy and those that use another library (pandas, xarray, dask, torch)."""
     if not README.exists():
         pytest.skip(f"no README.md beside {TESTS}")
-    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.S | re.M)
+    pages = [README] + sorted(p for p in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(p.parts))
+    blocks = [block for page in pages
+              for block in re.findall(r"^```python\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)
+              if not block.lstrip().startswith(">>>")]
     assert blocks, "README.md has no ```python examples"
     own, others = [], []
     for number, block in enumerate(blocks, 1):
