@@ -5,7 +5,7 @@ through ``__array_ufunc__`` and come back as their own types. Checks run before 
 and NumPy itself checks shapes, dtypes and writeability before its loop writes anything, so
 a call that fails leaves every array as it was. NumPy's own errors (no loop for a dtype,
 shapes, read-only out, casting into out) are reworded in ``except`` blocks, so a call that
-succeeds pays nothing for the clear messages; README.md's "Bad input" table lists them.
+succeeds pays nothing for the clear messages; docs/guide/bad-input.md lists them.
 """
 
 import math

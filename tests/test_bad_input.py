@@ -18,7 +18,7 @@ import lrelu
 
 
 class Case(NamedTuple):
-    kind: str            # what is wrong, as the README says it
+    kind: str            # what is wrong, as the docs' table says it
     setup: str           # statements making the operands (names the test then checks)
     call: str
     exception: type      # exactly this type, not a subclass

@@ -4,8 +4,8 @@ patterns: the same bits, NaN for NaN (payloads aside: PyTorch's vector code make
 
 Where the two conventions part, the comparison leaves those elements out and says so:
 PyTorch takes x > 0 where the listing takes x >= 0, so with a negative alpha PyTorch turns
-both zeros into the other (alpha * 0), and its gradient at x = 0 is alpha (README,
-"Semantics")."""
+both zeros into the other (alpha * 0), and its gradient at x = 0 is alpha (docs/guide/semantics.md,
+"Special values")."""
 
 import numpy as np
 import pytest

@@ -140,3 +140,14 @@ def test_the_readme_speed_figures_are_the_recorded_runs():
     text = README.read_text(encoding="utf-8")
     for line in plots.headlines(plots.load()):
         assert line in text, f"README.md lacks {line!r}: `python docs/plots.py --readme` prints its figures"
+
+
+def _quick_start(text):
+    """The first ```sh block after the Quick start heading (what .ci/run reads from the README)."""
+    section = text[re.search(r"^#+ Quick start", text, re.M).end():]
+    return re.search(r"^```sh\n(.*?)^```", section, re.S | re.M).group(1)
+
+
+def test_the_quick_start_page_holds_the_readmes_two_commands():
+    page = (DOCS / "getting-started" / "quickstart.md").read_text(encoding="utf-8")
+    assert _quick_start(page) == _quick_start(README.read_text(encoding="utf-8"))
