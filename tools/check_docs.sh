@@ -40,7 +40,9 @@ fi
 
 rm -rf docs/_build docs/api/generated docs/_generated
 echo "== sphinx-build -W --keep-going (no network)"
-python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+# From docs/: `python -m` puts the working directory first on sys.path, and at the root that
+# would be the checkout's lrelu/, which has no compiled modules, not the installed one.
+(cd docs && python -m sphinx -W --keep-going -q -b html . _build/html)
 
 echo "== headless Chromium on the built site"
 python tools/check_docs_browser.py docs/_build/html
