@@ -347,6 +347,7 @@ def _checked_inplace_target(name, x):
 # NumPy 1.x compares a 0-d x with a Python alpha as two scalars (value-based casting), so a
 # 0-d x takes the envelope's slow path there, which applies NEP 50 (_plain_operands).
 _NUMPY_1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+_NUMPY_2 = not _NUMPY_1
 # NumPy's own real dtypes, by dtype class (one per type, byte order aside). A user dtype is
 # never plain, so the envelope looks at it: ml_dtypes' float8_e5m2 has kind "f" and
 # float8_e4m3b11fnuz the type character "L" of NumPy's unsigned long.
@@ -389,12 +390,12 @@ def _call(name, ufunc, labels, operands, alpha, out=None, keywords=_NO_KEYWORDS)
             operands = tuple(_cast(name, label, obj, keywords) if _is_dask(obj) else obj
                              for label, obj in zip(labels, operands))
     result_tensor = None
-    if out is not None:
+    if out is not None and type(out) is not _ndarray:
         if _is_tensor(out):
             result_tensor, out = out, _plain_out(name, out)
         elif isinstance(out, tuple) and len(out) == 1 and _is_tensor(out[0]):
             result_tensor, out = out[0], _plain_out(name, out)
-    where = keywords.get("where", True)
+    where = keywords.get("where", True) if keywords else True
     if where is not True and _is_tensor(where):
         keywords = dict(keywords, where=_tensor_plain(name, "where", where))
     try:
@@ -412,6 +413,15 @@ def _call(name, ufunc, labels, operands, alpha, out=None, keywords=_NO_KEYWORDS)
         # result of another library (a dask alpha makes a dask array) is left as it is
         return torch.from_numpy(np.asarray(result))
     return result
+
+
+def _fast(x, alpha, out, classes=_PLAIN_CLASSES):
+    """Whether a call on ndarrays with a Python float alpha may go straight to the ufunc: a
+    finite alpha, NumPy's own dtype, a plain out. Each public function asks this before the
+    envelope, whose function calls cost more than the ufunc itself on a 1,000-element array
+    (BENCHMARKS.md, small arrays); whatever fails goes through the envelope."""
+    return (alpha - alpha == 0.0 and type(x.dtype) in classes and (out is None or type(out) is _ndarray)
+            and not (_NUMPY_1 and x.ndim == 0))
 
 
 def _in_place(name, ufunc, x, alpha):
@@ -454,6 +464,11 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     >>> lrelu.leaky_relu(np.array([-2.0, -0.0, 0.0, 3.0]))
     array([-0.02, -0.  ,  0.  ,  3.  ])
     """
+    if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
+        try:
+            return _forward(x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
     return _call("leaky_relu", _forward, ("x",), (x,), alpha, out, kwargs)
 
 
@@ -467,6 +482,12 @@ def leaky_relu_(x, alpha=0.01):
     >>> x
     array([-0.02,  3.  ])
     """
+    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
+            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+        try:
+            return _forward(x, alpha, out=x)
+        except ValueError:
+            pass        # nothing was written: the envelope runs the call again and says why
     return _in_place("leaky_relu_", _forward, x, alpha)
 
 
@@ -487,7 +508,13 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
     >>> lrelu.leaky_relu_derivative(np.array([-1.0, 0.0, 2.0], dtype=np.float32), at_zero="alpha")
     array([0.01, 0.01, 1.  ], dtype=float32)
     """
-    return _call("leaky_relu_derivative", _chosen("leaky_relu_derivative", _DERIVATIVES, at_zero),
+    ufunc = _chosen("leaky_relu_derivative", _DERIVATIVES, at_zero)
+    if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
+        try:
+            return ufunc(x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _call("leaky_relu_derivative", ufunc,
                  ("x",), (x,), alpha, out, kwargs)
 
 
@@ -495,6 +522,12 @@ def leaky_relu_derivative_(x, alpha=0.01, *, at_zero="one"):
     """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it.
     ``at_zero`` as for :func:`leaky_relu_derivative`."""
     ufunc = _chosen("leaky_relu_derivative_", _DERIVATIVES, at_zero)
+    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
+            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+        try:
+            return ufunc(x, alpha, out=x)
+        except ValueError:
+            pass        # nothing was written: the envelope runs the call again and says why
     return _in_place("leaky_relu_derivative_", ufunc, x, alpha)
 
 
@@ -520,7 +553,14 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, *, at_zero="one", **kwarg
     >>> lrelu.leaky_relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0]), at_zero="alpha")
     array([0.01, 0.01, 1.  ])
     """
-    return _call("leaky_relu_backward", _chosen("leaky_relu_backward", _BACKWARDS, at_zero),
+    ufunc = _chosen("leaky_relu_backward", _BACKWARDS, at_zero)
+    if (type(grad) is _ndarray and type(x) is _ndarray and type(alpha) is float and not kwargs
+            and _is_plain(grad) and _fast(x, alpha, out)):
+        try:
+            return ufunc(grad, x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _call("leaky_relu_backward", ufunc,
                  ("grad", "x"), (grad, x), alpha, out, kwargs)
 
 
