@@ -55,6 +55,21 @@ cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, co
                             Py_ssize_t x_step, const double* alpha, Py_ssize_t alpha_step,
                             double* out, Py_ssize_t out_step, int flags) noexcept nogil
 
+# Every element type of a team's chunks: the tag that picks run's specialization (PReLU
+# passes an unsigned char one it does not read).
+ctypedef fused element:
+    real
+    source
+
+# The one team loop: plans nbytes of a `kind` of call (lrelu/_threads.pxd), then runs
+# run(tag, job, lo, hi) over 0..n on one thread, or on a team in chunks of a multiple of
+# grain; raises every thread's floating-point flags on the caller, except a NaN compare's
+# "invalid". in_order: run(tag, job, 0, n) on the calling thread, unplanned.
+cdef void team(const element* tag, Py_ssize_t nbytes, int kind, bint in_order, Py_ssize_t n,
+               Py_ssize_t grain,
+               void (*run)(const element* tag, const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil,
+               const void* job) noexcept nogil
+
 ctypedef fused floating_t:
     float
     double
