@@ -64,20 +64,6 @@ cdef enum:
     CONVERT_BLOCK = 1024    # elements of converted input on each thread's stack
 
 
-# One call of kernel() or converting_kernel(), as its team's chunks read it.
-cdef struct Operands:
-    const void* g
-    Py_ssize_t g_step
-    const void* x
-    Py_ssize_t x_step
-    const void* alpha
-    Py_ssize_t alpha_step
-    void* out
-    Py_ssize_t out_step
-    int flags
-    bint in_order       # out partly overlaps an input: one thread, element by element
-
-
 cdef inline float _apply_f(float g, float x, float alpha, int gt) noexcept nogil:
     return apply_gt_float(g, x, alpha) if gt else apply_float(g, x, alpha)
 
@@ -272,21 +258,18 @@ cdef void _kernel_range(const real* tag, const void* job, Py_ssize_t lo, Py_ssiz
                 <real*>_at_bytes(a.out, a.out_step, lo), a.out_step, a.flags)
 
 
-cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
-                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
-                 int flags) noexcept nogil:
+cdef void kernel(const real* tag, Py_ssize_t n, Operands* a) noexcept nogil:
     # bfloat16's alpha is a float32 (_kernels.pxd)
     cdef Py_ssize_t alpha_size = 4 if real is lrelu_bfloat16 else sizeof(real)
-    cdef Operands a = Operands(g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags,
-                               _in_order(n, g, g_step, sizeof(real), x, x_step, sizeof(real),
-                                         alpha, alpha_step, alpha_size, out, out_step,
-                                         sizeof(real)))
-    a.flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), g, x, out, out_step, sizeof(real))  # issue 13
+    a.in_order = _in_order(n, a.g, a.g_step, sizeof(real), a.x, a.x_step, sizeof(real),
+                           a.alpha, a.alpha_step, alpha_size, a.out, a.out_step, sizeof(real))
+    a.flags |= _stream_flag(n * <Py_ssize_t>sizeof(real), a.g, a.x, a.out, a.out_step,
+                            sizeof(real))  # issue 13
     # 16-bit data is planned as the float32 it is computed in: converting each element costs
     # more per byte, so a team pays from half the bytes (BENCHMARKS.md, "float16 and
     # bfloat16"); the planner still decides above the threshold
-    team[real](x, n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)),
-         _plan_kind(g, g_step, x, out), a.in_order, n, 64, _kernel_range[real], &a)
+    team[real](tag, n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)),
+               _plan_kind(a.g, a.g_step, a.x, a.out), a.in_order, n, 64, _kernel_range[real], a)
 
 
 cdef inline const source* _src_at(const source* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
@@ -328,19 +311,16 @@ cdef void _converting_range(const source* tag, const void* job, Py_ssize_t lo,
         start += m
 
 
-cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, const source* x,
-                            Py_ssize_t x_step, const double* alpha, Py_ssize_t alpha_step,
-                            double* out, Py_ssize_t out_step, int flags) noexcept nogil:
+cdef void converting_kernel(const source* tag, Py_ssize_t n, Operands* a) noexcept nogil:
     # The listing gives float64 for integer x and for float32 x with a float64 alpha, so
     # these are (source, float64) -> float64 loops. Planned once for the whole call and split
     # over threads like kernel(); before, NumPy's buffering or a 1,024-element block handed
     # the float64 kernel pieces too small to ever run in parallel.
-    cdef Operands a = Operands(g, g_step, x, x_step, alpha, alpha_step, out, out_step, flags,
-                               _in_order(n, g, g_step, sizeof(source), x, x_step, sizeof(source),
-                                         alpha, alpha_step, sizeof(double), out, out_step,
-                                         sizeof(double)))
-    team[source](x, n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT, a.in_order, n, 64,
-         _converting_range[source], &a)
+    a.in_order = _in_order(n, a.g, a.g_step, sizeof(source), a.x, a.x_step, sizeof(source),
+                           a.alpha, a.alpha_step, sizeof(double), a.out, a.out_step,
+                           sizeof(double))
+    team[source](tag, n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT, a.in_order, n, 64,
+                 _converting_range[source], a)
 
 
 # ---- The Cython API: typed memoryviews, in place or out of place --------------------------
@@ -374,12 +354,20 @@ cdef int _check_overlap(const char* name, const void* a, Py_ssize_t a_step, cons
     return 0
 
 
+cdef inline void _run(Py_ssize_t n, const floating_t* g, Py_ssize_t g_step, const floating_t* x,
+                      Py_ssize_t x_step, floating_t alpha, floating_t* out, Py_ssize_t out_step,
+                      int flags) noexcept nogil:
+    cdef Operands a = Operands(g, g_step, x, x_step, &alpha, 0, out, out_step, flags, False)
+    if n:
+        kernel(x, n, &a)
+
+
 cdef int leaky_relu(const floating_t[:] x, floating_t[:] out, floating_t alpha) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     _check(b"leaky_relu", out.shape[0], n, alpha)
     _check_overlap(b"leaky_relu", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     if n:
-        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], 0)
+        _run(n, &x[0], x.strides[0], &x[0], x.strides[0], alpha, &out[0], out.strides[0], 0)
     return 0
 
 
@@ -387,7 +375,7 @@ cdef int leaky_relu_(floating_t[:] x, floating_t alpha) except -1 nogil:
     cdef Py_ssize_t n = x.shape[0]
     _check(b"leaky_relu_", n, n, alpha)
     if n:
-        kernel(n, &x[0], x.strides[0], &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], 0)
+        _run(n, &x[0], x.strides[0], &x[0], x.strides[0], alpha, &x[0], x.strides[0], 0)
     return 0
 
 
@@ -399,7 +387,7 @@ cdef int leaky_relu_derivative(const floating_t[:] x, floating_t[:] out, floatin
     _check_at_zero(b"leaky_relu_derivative", at_zero)
     _check_overlap(b"leaky_relu_derivative", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], at_zero)
+        _run(n, &one, 0, &x[0], x.strides[0], alpha, &out[0], out.strides[0], at_zero)
     return 0
 
 
@@ -409,7 +397,7 @@ cdef int leaky_relu_derivative_(floating_t[:] x, floating_t alpha, int at_zero=A
     _check(b"leaky_relu_derivative_", n, n, alpha)
     _check_at_zero(b"leaky_relu_derivative_", at_zero)
     if n:
-        kernel(n, &one, 0, &x[0], x.strides[0], &alpha, 0, &x[0], x.strides[0], at_zero)
+        _run(n, &one, 0, &x[0], x.strides[0], alpha, &x[0], x.strides[0], at_zero)
     return 0
 
 
@@ -422,7 +410,7 @@ cdef int leaky_relu_backward(const floating_t[:] grad, const floating_t[:] x, fl
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &x[0] if n else NULL, x.strides[0], n)
     _check_overlap(b"leaky_relu_backward", &out[0] if n else NULL, out.strides[0], &grad[0] if n else NULL, grad.strides[0], n)
     if n:
-        kernel(n, &grad[0], grad.strides[0], &x[0], x.strides[0], &alpha, 0, &out[0], out.strides[0], at_zero)
+        _run(n, &grad[0], grad.strides[0], &x[0], x.strides[0], alpha, &out[0], out.strides[0], at_zero)
     return 0
 
 

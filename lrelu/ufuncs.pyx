@@ -20,8 +20,8 @@ from numpy cimport (npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, P
 
 import numpy as np
 
-from lrelu._kernels cimport (AT_ZERO_ALPHA, kernel, converting_kernel, real, source, lrelu_half,
-                             lrelu_bfloat16)
+from lrelu._kernels cimport (AT_ZERO_ALPHA, Operands, kernel, converting_kernel, real, source,
+                             lrelu_half, lrelu_bfloat16)
 
 cnp.import_array()
 cnp.import_umath()
@@ -59,67 +59,60 @@ cdef inline real _one(real* tag) noexcept nogil:
         return 1
 
 
+cdef inline Operands _operands(void* data, char** args, const npy_intp* steps,
+                               const void* one) noexcept nogil:
+    # The one mapping of a ufunc's operands to the kernel's: (x, alpha, out) for forward and
+    # derivative, (grad, x, alpha, out) for backward. `one` is the derivative's g.
+    cdef Operation operation = (<Operation*>data)[0]
+    cdef int k = 1 if operation.op == BACKWARD else 0      # x's operand; alpha and out follow
+    cdef Operands a = Operands(args[k], steps[k], args[k], steps[k], args[k + 1], steps[k + 1],
+                               args[k + 2], steps[k + 2], operation.flags, False)
+    if operation.op == BACKWARD:
+        a.g, a.g_step = args[0], steps[0]
+    elif operation.op == DERIVATIVE:
+        a.g, a.g_step = one, 0
+    return a
+
+
 cdef inline void _float_loop(real* tag, char** args, const npy_intp* dims, const npy_intp* steps,
                              void* data) noexcept nogil:
-    # args: (x, alpha, out) for forward and derivative, (grad, x, alpha, out) for backward.
-    cdef Operation operation = (<Operation*>data)[0]
     cdef real one = _one(tag)
-    if operation.op == BACKWARD:
-        kernel(dims[0], <real*>args[0], steps[0], <real*>args[1], steps[1],
-               <real*>args[2], steps[2], <real*>args[3], steps[3], operation.flags)
-    elif operation.op == FORWARD:
-        kernel(dims[0], <real*>args[0], steps[0], <real*>args[0], steps[0],
-               <real*>args[1], steps[1], <real*>args[2], steps[2], operation.flags)
-    else:
-        kernel(dims[0], &one, 0, <real*>args[0], steps[0],
-               <real*>args[1], steps[1], <real*>args[2], steps[2], operation.flags)
+    cdef Operands a = _operands(data, args, steps, &one)
+    kernel(tag, dims[0], &a)
 
 
 cdef inline void _converting_loop(source* tag, char** args, const npy_intp* dims,
                                   const npy_intp* steps, void* data) noexcept nogil:
     # (x, float64 alpha) -> float64, and (grad, x, float64 alpha) -> float64: the listing
     # computes these in float64, so x (and grad) are converted a block at a time.
-    cdef Operation operation = (<Operation*>data)[0]
     cdef source one = 1
-    if operation.op == BACKWARD:
-        converting_kernel(dims[0], <source*>args[0], steps[0], <source*>args[1], steps[1],
-                          <double*>args[2], steps[2], <double*>args[3], steps[3], operation.flags)
-    elif operation.op == FORWARD:
-        converting_kernel(dims[0], <source*>args[0], steps[0], <source*>args[0], steps[0],
-                          <double*>args[1], steps[1], <double*>args[2], steps[2], operation.flags)
-    else:
-        converting_kernel(dims[0], &one, 0, <source*>args[0], steps[0],
-                          <double*>args[1], steps[1], <double*>args[2], steps[2], operation.flags)
+    cdef Operands a = _operands(data, args, steps, &one)
+    converting_kernel(tag, dims[0], &a)
 
 
 cdef void _bfloat16_float64_alpha_loop(char** args, const npy_intp* dims, const npy_intp* steps,
                                        void* data) noexcept nogil:
     # bfloat16 x with a float64 alpha: the rule takes alpha as a float32, so it is narrowed,
     # once if it is one value, else a block at a time, and the float32-alpha loop runs.
-    cdef Operation operation = (<Operation*>data)[0]
-    cdef int a = 2 if operation.op == BACKWARD else 1      # alpha's operand; out follows
-    cdef char* block_args[4]
-    cdef npy_intp block_steps[4]
+    cdef lrelu_bfloat16 one = _one(<lrelu_bfloat16*>NULL)
+    cdef Operands all = _operands(data, args, steps, &one), a
     cdef float alphas[ALPHA_BLOCK]
     cdef npy_intp n = dims[0], start = 0, m, i
-    cdef int k
-    for k in range(a + 2):
-        block_args[k], block_steps[k] = args[k], steps[k]
-    block_args[a] = <char*>alphas
-    if steps[a] == 0:
-        alphas[0] = <float>(<double*>args[a])[0]
-        block_steps[a] = 0
-        _float_loop(<lrelu_bfloat16*>NULL, block_args, dims, block_steps, data)
+    if all.alpha_step == 0:
+        alphas[0] = <float>(<const double*>all.alpha)[0]
+        all.alpha = alphas
+        kernel(<lrelu_bfloat16*>NULL, n, &all)
         return
-    block_steps[a] = sizeof(float)
     while start < n:
         m = min(<npy_intp>ALPHA_BLOCK, n - start)
         for i in range(m):
-            alphas[i] = <float>(<double*>(args[a] + (start + i) * steps[a]))[0]
-        for k in range(a + 2):
-            if k != a:
-                block_args[k] = args[k] + start * steps[k]
-        _float_loop(<lrelu_bfloat16*>NULL, block_args, &m, block_steps, data)
+            alphas[i] = <float>(<const double*>(<const char*>all.alpha + (start + i) * all.alpha_step))[0]
+        a = all
+        a.g = <const char*>all.g + start * all.g_step
+        a.x = <const char*>all.x + start * all.x_step
+        a.out = <char*>all.out + start * all.out_step
+        a.alpha, a.alpha_step = alphas, sizeof(float)
+        kernel(<lrelu_bfloat16*>NULL, m, &a)
         start += m
 
 
