@@ -12,7 +12,7 @@ from lrelu import _kernels
 from helpers import run_python
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py", "test_overlap.py"]
+MODULES = ["test_16bit.py", "test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py", "test_overlap.py"]
 LEVELS = ["baseline"] + _kernels._simd_info()["dispatch"]
 
 
