@@ -1,4 +1,4 @@
-"""The float16 and bfloat16 tests again at every SIMD level compiled in, each in a fresh
+"""The float16, bfloat16 and overlap tests again at every SIMD level compiled in, each in a fresh
 interpreter with LRELU_SIMD forcing the level (it is chosen once, at import). A level this
 CPU cannot run is skipped: LRELU_SIMD would fall back to the baseline."""
 
@@ -12,12 +12,12 @@ from lrelu import _kernels
 from helpers import run_python
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py"]
+MODULES = ["test_16bit.py", "test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py", "test_overlap.py"]
 LEVELS = ["baseline"] + _kernels._simd_info()["dispatch"]
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_16_bit_formats_follow_their_rules_at_every_level(level):
+def test_16_bit_formats_and_overlap_follow_their_rules_at_every_level(level):
     paths = [str(HERE / m) for m in MODULES]
     out = run_python(f"""
         import sys
