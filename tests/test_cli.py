@@ -377,7 +377,7 @@ def test_no_command_is_a_usage_error():
 # ---- the memory ceiling ---------------------------------------------------------------------
 
 def test_a_membw_line_is_parsed_per_stream_with_and_without_streaming_stores():
-    # The line /work/shared/tools/membw.c prints.
+    # The line a membw tool prints (the format --membw reads).
     line = ("float64 n=8388608 threads=2  inplace 10.914 ms 12.3 GB/s | out 11.207 ms 12.0 GB/s | "
             "out-fresh 25.622 ms 5.2 GB/s | backward 14.880 ms 13.5 GB/s | inplace-nt 9.1 ms 14.8 GB/s "
             "| out-nt 8.0 ms 16.8 GB/s | out-fresh-nt 20.0 ms 6.7 GB/s | backward-nt 12.0 ms 16.7 GB/s\n")

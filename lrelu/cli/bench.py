@@ -1,5 +1,7 @@
-"""The benchmark behind `lrelu bench`: lrelu against the glossary entry's listing and every peer
-installed, on the same data, timed alternately by lrelu.cli.timing (see there for how).
+"""The benchmark behind `lrelu bench` and bench/report.py: lrelu against the glossary entry's
+listing and every peer installed, on the same data, timed alternately by lrelu.cli.timing
+(see there for how). CONTENDERS is the one registry of contenders; bench/ scripts that time a
+peer take it from there (contender(name, op, dtype)).
 
 Each contender works on its own copy of the data, so no peer can change what another is timed
 on: np.maximum(x, alpha*x), wrong for alpha > 1, drifts its own copy toward 0 and inf; it is
@@ -404,7 +406,7 @@ def noisy_note(rows):
             f"{min(busy, default=0):.1f} to {max(busy, default=0):.1f} CPUs busy. Run again when the machine is quiet.", ""]
 
 
-def _size_label(sel, n):
+def size_label(sel, n):
     """The n column: the size, and how busy the machine was if it was."""
     busy = next((r["others_cpus"] for r in sel if r["n"] == n and r.get("busy")), None)
     return _fmt_n(n) + (f" (busy: others {busy:.1f} CPUs)" if busy is not None else "")
@@ -440,7 +442,7 @@ def format_report(result):
             for name in names:
                 r = next((r for r in sel if r["n"] == n and r["contender"] == name), None)
                 cells.append("" if r is None else cell(r, first=name == "lrelu"))
-            out.append(f"| {_size_label(sel, n)} | " + " | ".join(cells) + " |")
+            out.append(f"| {size_label(sel, n)} | " + " | ".join(cells) + " |")
         out.append("")
     for name, why in result.get("skipped", {}).items():
         out.append(f"skipped {name}: {why}")
