@@ -428,3 +428,20 @@ def test_a_plot_has_log_axes_the_ceilings_of_each_operation_and_its_legend_outsi
     assert (tmp_path / "p.png").read_bytes().startswith(PNG_SIGNATURE)
     assert drawn == [("inplace, float64", "log", [1.0, 3.0, 6.0, 7.5, 9.0], None),
                      ("backward, float64", "log", [1.0, 3.0, 8.0, 10.0], None), 1]
+
+
+def test_a_plot_rings_the_points_the_report_marks_noisy_or_busy(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+    rows = [{"op": "inplace", "dtype": "float32", "n": n, "contender": "lrelu", "gbps": 2.0 * n,
+             "noisy": n == 10, "busy": n == 1000} for n in (10, 100, 1000)]
+    rings = []
+    savefig = Figure.savefig
+
+    def capture(fig, *args, **kwargs):
+        rings.extend(c.get_offsets().tolist() for ax in fig.axes for c in ax.collections)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    plot.plot({"rows": rows}, tmp_path / "p.png")
+    assert rings == [[[10.0, 20.0], [1000.0, 2000.0]]]
