@@ -135,12 +135,14 @@ def _alpha(text):
 BENCH_HELP = """\
 Time lrelu against the glossary entry's np.where listing and every installed peer (np.maximum,
 numexpr, Numba, PyTorch), contenders alternating round by round, and print markdown tables of
-GB/s and speedups. A figure whose rounds spread more than 3x is marked "noisy".
+GB/s and speedups. A figure whose rounds spread more than 3x is marked "noisy", and a row
+timed while other processes kept more than half a CPU busy "busy" (Linux).
 
-How long: the default run (sizes 1e3 to 1e8, four operations, float32 and float64, a
-10-pass memory ceiling) takes about 5 minutes per dtype on a 2-core machine, 10 for the
-default two. --quick skips 1e4 and 1e8, the derivative and backward, and times 11 rounds
-per cell with a 4-pass ceiling: about a minute.
+How long, on 2 cores: the default run (sizes 1e3 to 1e8, four operations, float32 and
+float64, a 10-pass memory ceiling) takes about 5 minutes per dtype, 10 for the default two.
+--quick skips 1e4 and 1e8, the derivative and backward, and times 11 rounds per cell with a
+4-pass ceiling: about a minute. Other processes busy on the same cores make either several
+times longer (and the report says they were there).
 """
 
 
@@ -186,7 +188,7 @@ def _parser():
     bench_.add_argument("--quick", action="store_true",
                        help="sizes 1e3, 1e5, 1e6, 1e7 (no 1e4, no 1e8), in place and out of place only "
                             "(no derivative, no backward), 11 rounds per cell and a 4-pass ceiling: "
-                            "about a minute")
+                            "about a minute on 2 quiet cores")
     bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
     bench_.add_argument("--ops", type=_names("--ops", bench.ALL_OPERATIONS), metavar="OP,...",
                        help=f"operations, any of {', '.join(bench.ALL_OPERATIONS)} (outarg: leaky_relu(x, out=y) "
