@@ -314,7 +314,8 @@ def test_bench_runs_the_operations_and_peers_asked_for(tmp_path):
 def test_bench_next_to_busy_processes_marks_its_rows_busy(tmp_path):
     spinners = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
     try:
-        done = run_lrelu("bench", "--quick", "--sizes", "1e5", "--dtype", "float32", "--peers", "listing",
+        # 1e7 elements: the listing's rounds alone last well past the 0.2 s others_cpus needs.
+        done = run_lrelu("bench", "--quick", "--sizes", "1e7", "--dtype", "float32", "--peers", "listing",
                          "--ceiling-mb", "2", "--json", tmp_path / "r.json", timeout=180)
     finally:
         for spinner in spinners:
@@ -323,7 +324,7 @@ def test_bench_next_to_busy_processes_marks_its_rows_busy(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert all(r["busy"] and r["others_cpus"] > 0.5 for r in rows), [r["others_cpus"] for r in rows]
-    assert "| 1e5 (busy: others" in done.stdout and "Not a quiet run" in done.stdout
+    assert "| 1e7 (busy: others" in done.stdout and "Not a quiet run" in done.stdout
 
 
 def test_bench_help_names_the_four_dtypes(capsys):
