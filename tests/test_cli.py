@@ -322,7 +322,9 @@ def test_bench_next_to_busy_processes_marks_its_rows_busy(tmp_path):
             spinner.kill()
             spinner.wait()
     assert done.returncode == 0, done.stderr
-    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["others_cpus"] > 0.5 and "Other processes kept" in done.stdout
+    rows = result["rows"]
     assert all(r["busy"] and r["others_cpus"] > 0.5 for r in rows), [r["others_cpus"] for r in rows]
     assert "| 1e7 (busy: others" in done.stdout and "Not a quiet run" in done.stdout
 

@@ -292,12 +292,14 @@ def run(sizes=QUICK_SIZES, dtypes=("float32", "float64"), ops=OPERATIONS, peers=
     names, skipped = available_peers(peers)
     jobs = [(dt, op, n) for dt in dtypes for op in ops for n in sizes]
     rows = []
+    before = timing.cpu_snapshot()
     for i, (dt, op, n) in enumerate(jobs):
         rows += measure(n, dt, op, names, rounds=rounds)
         if progress:
             progress(i + 1, len(jobs), f"{op} {dt} n={n:,}")
     return {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "threads": lrelu.get_num_threads(),
-            "noisy_spread": NOISY_SPREAD, "rows": rows, "skipped": skipped}
+            "noisy_spread": NOISY_SPREAD, "others_cpus": timing.others_cpus(before, timing.cpu_snapshot()),
+            "rows": rows, "skipped": skipped}
 
 
 def measure_ceiling(dtypes, threads, array_bytes, passes, progress=None):
@@ -421,6 +423,10 @@ def format_report(result):
     out = [HEADER, "", f"Machine: {result['machine']}", f"Date: {result['date']}", ""]
     if found:
         out += _ceiling_report(found)
+    others = result.get("others_cpus")
+    if others is not None and others > BUSY_CPUS:
+        # Also for cells too short to tell on their own (others_cpus needs 0.2 s).
+        out += [f"Other processes kept {others:.1f} CPUs busy, on average, while the tables below were timed.", ""]
     out += noisy_note(rows)
     keys = []
     for r in rows:
