@@ -3,7 +3,7 @@
 Exit status: 0 done (also when the reader of stdout went away, as in ``lrelu info | head
 -1``); 1 bad input or a failure, reported as one line on stderr (no traceback, nothing left
 behind); 2 a malformed command line. Progress bars need tqdm and plots need matplotlib, both
-optional (``pip install 'lrelu[cli]'``): without tqdm the work runs with no bar; without
+optional (``pip install tqdm matplotlib``): without tqdm the work runs with no bar; without
 matplotlib ``bench --plot`` stops before benchmarking, with a hint and status 1.
 
 The tools use only lrelu's public API (``lrelu.__all__``), and ``import lrelu`` loads none
@@ -96,8 +96,19 @@ def _dtypes(text):
             importlib.import_module("ml_dtypes")
         except Exception as exc:  # ImportError, or a broken install
             raise argparse.ArgumentTypeError(f"bfloat16 needs ml_dtypes, which cannot be imported "
-                                             f'({type(exc).__name__}): pip install "lrelu[bfloat16]"') from None
+                                             f'({type(exc).__name__}): pip install ml_dtypes') from None
     return dtypes
+
+
+def _names(kind, allowed):
+    """An argparse type for a comma-separated list of names from ``allowed``."""
+    def parse(text):
+        names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{kind} must be among {', '.join(allowed)}, got {text!r}")
+        return names
+    return parse
 
 
 def _threads(text):
@@ -119,6 +130,20 @@ def _alpha(text):
         return apply.checked_alpha(value)
     except apply.InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+BENCH_HELP = """\
+Time lrelu against the glossary entry's np.where listing and every installed peer (np.maximum,
+numexpr, Numba, PyTorch), contenders alternating round by round, and print markdown tables of
+GB/s and speedups. A figure whose rounds spread more than 3x is marked "noisy", and a row
+timed while other processes kept more than half a CPU busy "busy" (Linux).
+
+How long, on 2 cores: the default run (sizes 1e3 to 1e8, four operations, float32 and
+float64, a 10-pass memory ceiling) takes about 5 minutes per dtype, 10 for the default two.
+--quick skips 1e4 and 1e8, the derivative and backward, and times 11 rounds per cell with a
+4-pass ceiling: about a minute. Other processes busy on the same cores make either several
+times longer (and the report says they were there).
+"""
 
 
 APPLY_HELP = """\
@@ -159,11 +184,17 @@ def _parser():
 
     bench_ = sub.add_parser(
         "bench", help="time lrelu against the glossary entry's NumPy code and the peers installed",
-        description="Time lrelu against the glossary entry's np.where listing and every installed peer "
-                    "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
+        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_.add_argument("--quick", action="store_true",
-                       help="sizes up to 1e7, in place and out of place only (under a minute)")
+                       help="sizes 1e3, 1e5, 1e6, 1e7 (no 1e4, no 1e8), in place and out of place only "
+                            "(no derivative, no backward), 11 rounds per cell and a 4-pass ceiling: "
+                            "about a minute on 2 quiet cores")
     bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
+    bench_.add_argument("--ops", type=_names("--ops", bench.ALL_OPERATIONS), metavar="OP,...",
+                       help=f"operations, any of {', '.join(bench.ALL_OPERATIONS)} (outarg: leaky_relu(x, out=y) "
+                            f"into a preallocated y); default {','.join(bench.OPERATIONS)}, or inplace,out with --quick")
+    bench_.add_argument("--peers", type=_names("--peers", bench.PEERS), metavar="NAME,...",
+                       help=f"peers to time lrelu against, any of {', '.join(bench.PEERS)} (default: all installed)")
     bench_.add_argument("--dtype", type=_dtypes, default=DEFAULT_BENCH_DTYPES, metavar="DTYPE,...",
                        help="any of float32, float64, float16 and bfloat16, comma-separated (default "
                             "float32,float64); bfloat16 needs ml_dtypes")
@@ -232,9 +263,10 @@ def _run_bench(args):
         bench.set_threads(args.threads)
     threads = lrelu.get_num_threads()
     sizes = args.sizes or (bench.QUICK_SIZES if args.quick else bench.DEFAULT_SIZES)
-    ops = ("inplace", "out") if args.quick else bench.OPERATIONS
+    ops = args.ops or (("inplace", "out") if args.quick else bench.OPERATIONS)
     array_bytes = int(args.ceiling_mb * 2**20)
-    ceiling_steps = len(ceiling.measured_dtypes(args.dtype)) * len(ceiling.thread_counts(threads))
+    passes = 4 if args.quick else ceiling.REPETITIONS
+    ceiling_steps = passes * len(ceiling.measured_dtypes(args.dtype)) * len(ceiling.thread_counts(threads))
     total = ceiling_steps + len(sizes) * len(args.dtype) * len(ops)
     found = None
     if tool:
@@ -244,12 +276,11 @@ def _run_bench(args):
             raise CommandError(f"--membw: {exc}") from None
     with _Progress(desc="bench", unit="step") as progress:
         progress(0, total)
-        measured = ceiling.builtin(args.dtype, threads, array_bytes,
-                                   repetitions=4 if args.quick else ceiling.REPETITIONS,
-                                   progress=_stage(progress, 0, total))
+        measured = bench.measure_ceiling(args.dtype, threads, array_bytes, passes,
+                                         progress=_stage(progress, 0, total))
         # --quick: 11 rounds everywhere (the least the timer takes by itself), not ~2 s per
         # case, so the whole run stays under a minute.
-        result = bench.run(sizes, args.dtype, ops, progress=_stage(progress, ceiling_steps, total),
+        result = bench.run(sizes, args.dtype, ops, peers=args.peers, progress=_stage(progress, ceiling_steps, total),
                            rounds=11 if args.quick else None)
     result["ceiling"] = dict(measured, **({"tool": found} if found else {}))
     print(bench.format_report(result))
