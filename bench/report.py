@@ -228,7 +228,7 @@ def main():
     lines += log_section(args.threshold_log, "Parallel threshold",
                          "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
                          "median µs per call. lrelu goes parallel from the threshold in the header above; the "
-                         "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
+                         "comment on the threshold in src/threads.c says how this log chose it.",
                          fenced=True)
     lines += included(args.streaming)
     lines += log_section(args.load_log, "Under load",
