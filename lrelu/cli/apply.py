@@ -280,7 +280,8 @@ def _replace_whole(final, temp=None, commit=None):
     """Yield the fd of a new temporary beside final (or temp, an (fd, path) from
     _new_temp(final)). When the block ends well, the temporary is fsync'ed, renamed over final
     (inside commit(), if given) and the directory fsync'ed, so final is the old file or the
-    whole new one even after a crash; otherwise the temporary is removed."""
+    whole new one even after a crash; otherwise the temporary is removed. The directory sync
+    after the rename raises a plain OSError."""
     fd, tmp = temp or _new_temp(final)
     try:
         try:
@@ -294,8 +295,9 @@ def _replace_whole(final, temp=None, commit=None):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
-    with _io(final, "sync its directory after the rename (it may not survive a power cut)"):
-        _fsync_dir(os.path.dirname(os.path.abspath(final)))
+    # The rename is durable only once the directory is synced; an OSError here comes after
+    # final was replaced, which the callers' messages must say.
+    _fsync_dir(os.path.dirname(os.path.abspath(final)))
 
 
 # ---- signals and the commit point ------------------------------------------------------------
@@ -581,6 +583,14 @@ def _existing_output(output):
     return st
 
 
+@contextlib.contextmanager
+def _then(context, done):
+    """context, then done.append(True) once its block ended well."""
+    with context:
+        yield
+    done.append(True)
+
+
 def _keep_mode(fd, old, output):
     """OUTPUT's permission bits (and group, where allowed) as before, as cp and sed -i keep
     them; a new one gets 0666 minus the umask, as any new file."""
@@ -619,8 +629,9 @@ def apply_to_new_file(path, output, op=None, chunk_mb=DEFAULT_CHUNK_MB, progress
         with _io(output, "write there"):
             remove_stale_temps(output, notice)
             temp = _new_temp(output)
-        with _io(output, "write it", "; it is left as it was"):
-            with _replace_whole(output, temp, commit=guard.commit) as dst:
+        replaced = []
+        try:
+            with _replace_whole(output, temp, commit=lambda: _then(guard.commit(), replaced)) as dst:
                 descr = header.file_dtype if op.bfloat16 else out_dtype
                 meta = {"descr": np.lib.format.dtype_to_descr(descr), "fortran_order": header.fortran_order,
                         "shape": header.shape}
@@ -645,6 +656,11 @@ def apply_to_new_file(path, output, op=None, chunk_mb=DEFAULT_CHUNK_MB, progress
                 if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                     raise InputError(f"{path}: the file was changed under the run, so {output} is not written; "
                                      "run again once nothing else writes it")
+        except OSError as exc:
+            if replaced:
+                raise InputError(f"{output}: written whole, but syncing its directory failed ({_why(exc)}), "
+                                 "so a power cut could still undo the rename") from None
+            raise InputError(f"{output}: cannot write it ({_why(exc)}); it is left as it was") from None
     return out_dtype, header.shape
 
 
