@@ -267,24 +267,49 @@ def _run_bench(args):
         print(f"wrote {args.plot}", file=sys.stderr)
 
 
+class _Quiet:
+    """A progress bar or notice whose failure (stderr full, or closed) never stops the work:
+    a lost line is not worth a half-done run."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def __call__(self, *args):
+        if self._draw is not None:
+            try:
+                self._draw(*args)
+            except OSError:
+                self._draw = None
+
+
 def _run_apply(args, op):
-    notice = lambda message: print(f"lrelu apply: {message}", file=sys.stderr)  # noqa: E731
+    notice = _Quiet(lambda message: print(f"lrelu apply: {message}", file=sys.stderr, flush=True))
     kwargs = dict(op=op, chunk_mb=args.chunk_mb, notice=notice, guard=args.guard)
-    with _Progress(desc=op.name, unit="B", unit_scale=True, unit_divisor=1024) as progress:
+    bar = _Progress(desc=op.name, unit="B", unit_scale=True, unit_divisor=1024)
+    try:
         if args.in_place:
-            dtype, shape, record = apply.apply_in_place(args.input, progress=progress, again=args.again, **kwargs)
+            dtype, shape, record = apply.apply_in_place(args.input, progress=_Quiet(bar), again=args.again,
+                                                        **kwargs)
             target = args.input
         else:
-            dtype, shape = apply.apply_to_new_file(args.input, args.output, progress=progress, **kwargs)
+            dtype, shape = apply.apply_to_new_file(args.input, args.output, progress=_Quiet(bar), **kwargs)
             target, record = args.output, None
+    finally:
+        _Quiet(bar.__exit__)(None, None, None)
     if args.guard.late:
         notice(f"signal {args.guard.late} arrived after the work was on disk; the run finished")
     if record is not None:
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.get("time", 0)))
-        print(f"{target}: already transformed by {apply.describe_record(record)} at {when}; nothing changed "
-              "(--again transforms it again)")
-        return
-    print(f"{target}: {op.describe()} of {args.input}, {dtype} {shape}")
+        summary = (f"{target}: already transformed by {apply.describe_record(record)} at {when}; nothing "
+                   "changed (--again transforms it again)")
+    else:
+        summary = f"{target}: {op.describe()} of {args.input}, {dtype} {shape}"
+    try:
+        print(summary, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CommandError(f"{target}: done, but its summary could not be printed ({exc.strerror or exc})") from None
 
 
 def _apply_operation(parser, args):
