@@ -378,6 +378,11 @@ def main(argv=None):
         return EXIT_ERROR
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)
+        if args.command == "apply" and args.guard.committed:
+            # Python's own SIGINT, after the guard gave its handlers back: the work is done.
+            print(f"lrelu apply: signal {signum} arrived after the work was on disk; the run finished",
+                  file=sys.stderr)
+            return 0
         if args.command == "apply":
             again = (" (run the same command again to finish)" if args.in_place
                      else f"; {args.output} is left as it was")

@@ -750,7 +750,13 @@ def _find_journal(path, st):
     if pointer:
         value = _read_state_file(pointer)
         if value and isinstance(value.get("journal"), str):
-            candidates.append(value["journal"])
+            if os.path.lexists(value["journal"]):
+                candidates.append(value["journal"])
+            else:
+                # Left by a run killed between the pointer and its first journal, or before
+                # removing it; every caller holds a lock on the file, so no live run wrote it.
+                with contextlib.suppress(OSError):
+                    os.remove(pointer)
     for jpath in candidates:
         if not os.path.lexists(jpath):
             continue
@@ -809,20 +815,21 @@ class _File:
         return _read_exact(self.fd, (stop - start) * self.itemsize, h.offset + start * self.itemsize,
                            self.path, self.st.st_size)
 
-    def write(self, start, values, done_bytes, total_bytes):
-        then = (f"; {done_bytes} of {total_bytes} data bytes are done, and the same command finishes "
+    @staticmethod
+    def _resumable(done_bytes, total_bytes):
+        return (f"; {done_bytes} of {total_bytes} data bytes are done, and the same command finishes "
                 "the job once that is fixed")
+
+    def write(self, start, values, done_bytes, total_bytes):
         view = memoryview(values.view(np.uint8)).cast("B")
         pos = self.header.offset + start * self.itemsize
-        with _io(self.path, "write it", then):
+        with _io(self.path, "write it", self._resumable(done_bytes, total_bytes)):
             while view:
                 written = os.pwrite(self.fd, view, pos)
                 view, pos = view[written:], pos + written
 
     def sync(self, done_bytes, total_bytes):
-        then = (f"; {done_bytes} of {total_bytes} data bytes are done, and the same command finishes "
-                "the job once that is fixed")
-        with _io(self.path, "write it to disk", then):
+        with _io(self.path, "write it to disk", self._resumable(done_bytes, total_bytes)):
             os.fdatasync(self.fd) if hasattr(os, "fdatasync") else os.fsync(self.fd)
 
     def digests(self, start, chunk, whole=None):
