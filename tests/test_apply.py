@@ -5,6 +5,7 @@ import random
 import re
 import signal
 import stat
+import subprocess
 import sys
 import time
 
@@ -834,3 +835,46 @@ def test_alpha_is_checked_once_then_each_chunk_is_one_call(tmp_path, capsys, mon
     src = save(tmp_path / "x.npy", sample((3 * CHUNK,), np.float64))
     assert run_in_process(capsys, "apply", src, "-o", tmp_path / "y.npy", "--chunk-mb", CHUNK_MB).returncode == 0
     assert sizes == [1, CHUNK, CHUNK, CHUNK]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 1 MiB tmpfs (root only), unmounted afterwards."""
+    if not ROOT or not sys.platform.startswith("linux"):
+        pytest.skip("needs root on Linux to mount a small tmpfs")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_sparse_file_on_a_file_system_that_fills_gives_one_line_and_the_rerun_finishes(small_tmpfs):
+    # The memory map used to end this in SIGBUS. Here 128 KiB of data then 3 MiB of holes,
+    # which the run must fill on a 1 MiB file system.
+    n = 3 * 2**17 + 2**14
+    src = small_tmpfs / "sparse.npy"
+    head = sample((2**14,), np.float64, seed=41)
+    with open(src, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+        f.write(head.tobytes())
+        f.truncate(f.tell() + (n - head.size) * 8)
+    x = np.load(src)
+    first = run_lrelu("apply", src, "--in-place", "--chunk-mb", 0.25, child=("without", "tqdm"))
+    line = assert_one_line_error(first, 1, str(small_tmpfs), "No space left on device", "same command finishes")
+    assert "Bus error" not in line
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)
+    again = run_lrelu("apply", src, "--in-place", "--chunk-mb", 0.25)
+    assert again.returncode == 0, again.stderr
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+def test_a_state_folder_others_can_write_is_refused_before_anything_changes(tmp_path, state_home):
+    x = sample((100,), np.float64)
+    src = save(tmp_path / "data.npy", x)
+    (state_home / "lrelu").mkdir(mode=0o777)
+    os.chmod(state_home / "lrelu", 0o777)           # anyone could plant a record or pointer
+    assert_one_line_error(run_lrelu("apply", src, "--in-place"), 1, "state folder", "XDG_STATE_HOME")
+    assert_same(np.load(src), x)

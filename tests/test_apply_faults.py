@@ -168,7 +168,7 @@ def test_every_sampled_fault_leaves_the_original_or_the_result_and_no_leftovers(
     cases = all_cases_for(points)
     for syscall, n, fault in cases:
         check_point(tmp_path / "run", mode, syscall, n, fault)
-    print(f"fault points checked ({mode}): {len(cases)}")
+    print(f"fault points checked ({mode}): {len({(s, n) for s, n, _ in cases})} points, {len(cases)} injections")
 
 
 def all_cases_for(points):

@@ -22,5 +22,6 @@ start=$(date +%s)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 LRELU_FAULT_SWEEP=all "$python" -m pytest -q -s -p no:cacheprovider "$root/tests/test_apply_faults.py" | tee "$log"
-points=$(grep -o 'fault points checked ([a-z-]*): [0-9]*' "$log" | awk '{s += $NF} END {print s}')
-echo "check_faults: ${points} fault points, 0 wrong results, 0 leftovers, in $(( $(date +%s) - start )) s"
+points=$(grep -o 'fault points checked ([a-z-]*): [0-9]* points, [0-9]* injections' "$log" |
+         awk '{p += $5; i += $7} END {print p " points, " i " injections"}')
+echo "check_faults: ${points}, 0 wrong results, 0 leftovers, in $(( $(date +%s) - start )) s"

@@ -353,7 +353,8 @@ def state_dir():
 
 def _safe_dir(sub, create):
     """state_dir()/sub, made owner-only if created; None if absent (and not create). Refused
-    if it (or lrelu's folder) is a symbolic link or not this user's."""
+    unless it (and lrelu's folder) is a directory of this user's that nobody else may write
+    (a symbolic link to one is fine: only its owner could have made it there)."""
     top = state_dir()
     path = os.path.join(top, sub)
     for directory in (top, path):
@@ -361,12 +362,13 @@ def _safe_dir(sub, create):
             with _io(directory, "create lrelu's state folder"):
                 os.makedirs(directory, mode=0o700, exist_ok=True)
         try:
-            st = os.lstat(directory)
+            st = os.stat(directory)
         except FileNotFoundError:
             return None
-        if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "geteuid") and st.st_uid != os.geteuid()):
-            raise InputError(f"{directory}: lrelu's state folder is not a directory of yours (a symbolic "
-                             "link, or another user's); remove it or set XDG_STATE_HOME")
+        if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022 or \
+                (hasattr(os, "geteuid") and st.st_uid != os.geteuid()):
+            raise InputError(f"{directory}: lrelu's state folder is not a directory of yours that only you "
+                             "can write; fix it, or set XDG_STATE_HOME")
     return path
 
 
