@@ -133,7 +133,7 @@ floating dtype are kept (integer and bool input gives float64, out of place only
                or a power cut) and started again with the same command finishes the job
                without applying the function twice to any element. Before each chunk is
                changed, its original bytes, the run's parameters and the file's identity
-               (device, inode, size, a digest of the data not yet transformed) are made
+               (device, inode, size, a checksum of the data not yet transformed) are made
                durable in a journal INPUT.npy.lrelu-journal beside the real file; a restart
                recomputes the one unfinished chunk from the saved bytes and goes on. A
                restart with other parameters, or on a file replaced or rewritten since, is

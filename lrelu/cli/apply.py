@@ -20,7 +20,7 @@ journal's chunk is done, everything after it is untouched, and the journal's chu
 unknown state but its original bytes are saved; a restart recomputes that chunk from them.
 
 The journal belongs to the file, not to a name. It records the file's device, inode and size
-and a digest of the data after its chunk (the part not yet transformed): a file replaced or
+and a CRC-32 checksum of the data after its chunk (the part not yet transformed): a file replaced or
 rewritten since (even with the same shape) is refused, untouched. A hard link in another
 directory finds the journal through a pointer kept under ``$XDG_STATE_HOME/lrelu`` and keyed
 by (device, inode).
@@ -28,7 +28,7 @@ by (device, inode).
 The commit point is the fdatasync of the last chunk: SIGINT, SIGTERM and SIGHUP are blocked
 around it, and one arriving after it no longer interrupts. The run then writes a completion
 record under ``$XDG_STATE_HOME/lrelu`` (keyed by device and inode, holding the size and a
-digest of the whole transformed file) before it removes the journal, so a rerun on the
+checksum of the whole transformed file) before it removes the journal, so a rerun on the
 unchanged file, even after a kill between the two, says it was already transformed.
 
 A journal is trusted only if it is what this module writes: a regular file, owned by the
@@ -70,7 +70,7 @@ DEFAULT_CHUNK_MB = 64
 # Completion records older than this, or past this many, are removed when one is written.
 RECORD_MAX_AGE_DAYS = 365
 RECORD_MAX_COUNT = 1000
-_DIGEST = 16                     # bytes of BLAKE2b: collisions are out of reach, unlike CRC-32
+_DIGEST = 16                     # bytes of BLAKE2b in the chain of chunk checksums
 
 try:
     import fcntl
@@ -789,6 +789,25 @@ def _refuse_pending(path, st):
                          f"--in-place {found[1]}` again to finish it")
 
 
+class _Crc:
+    """A running CRC-32 (zlib's, several times faster than any hashlib digest, and a checksum
+    of a file's data costs one such pass): it catches a rewrite, not a forgery, which the
+    journal's trust rules are for."""
+
+    def __init__(self):
+        self.value = 0
+
+    def update(self, data):
+        self.value = zlib.crc32(data, self.value)
+
+    def hexdigest(self):
+        return f"{self.value:08x}"
+
+
+def _crc(data):
+    return zlib.crc32(data).to_bytes(4, "little")
+
+
 def _chain(digests):
     """tails[j]: a digest of pieces j, j+1, ... (tails[len] of nothing)."""
     tails = [b""] * (len(digests) + 1)
@@ -835,15 +854,15 @@ class _File:
             os.fdatasync(self.fd) if hasattr(os, "fdatasync") else os.fsync(self.fd)
 
     def digests(self, start, chunk, whole=None):
-        """BLAKE2b digests of the pieces of [start, n) `chunk` elements long; whole (a hash
-        object), if given, is fed the whole file on the way."""
+        """CRC-32s of the pieces of [start, n) `chunk` elements long; whole (a _Crc), if given,
+        is fed the whole file on the way."""
         h = self.header
         found = []
         if whole is not None:
             whole.update(_read_exact(self.fd, h.offset, 0, self.path, self.st.st_size))
         for a, b in _pieces(start, h.n, chunk):
             raw = self.read(a, b)
-            found.append(hashlib.blake2b(raw, digest_size=_DIGEST).digest())
+            found.append(_crc(raw))
             if whole is not None:
                 whole.update(raw)
         if whole is not None:
@@ -885,7 +904,7 @@ def apply_in_place(path, op=None, chunk_mb=DEFAULT_CHUNK_MB, progress=None, noti
         found = _find_journal(path, st)
         jpath = found[0] if found else journal_path(path)
         total = h.n * data.itemsize
-        whole = hashlib.blake2b(digest_size=_DIGEST)
+        whole = _Crc()
         if found:
             state, saved = _read_journal(jpath, path, st)
             chunk, done = state["chunk"], state["start"]
@@ -922,7 +941,7 @@ def apply_in_place(path, op=None, chunk_mb=DEFAULT_CHUNK_MB, progress=None, noti
             chunk = _chunk_elements(chunk_mb, data.itemsize)
             record_path = _record_path(st)
             record = _read_state_file(record_path) if record_path else None
-            check = hashlib.blake2b(digest_size=_DIGEST) if record and record.get("size") == st.st_size else None
+            check = _Crc() if record and record.get("size") == st.st_size else None
             digests = data.digests(0, chunk, check)
             if check is not None and record.get("digest") == check.hexdigest() and not again:
                 return h.dtype, h.shape, record
@@ -940,7 +959,7 @@ def apply_in_place(path, op=None, chunk_mb=DEFAULT_CHUNK_MB, progress=None, noti
                 saved = first_saved      # redo: from the original bytes, whatever the state now
             else:
                 saved = data.read(a, b)
-                if hashlib.blake2b(saved, digest_size=_DIGEST).digest() != digests[len(digests) - len(pieces) + j]:
+                if _crc(saved) != digests[len(digests) - len(pieces) + j]:
                     raise InputError(f"{path}: the file was changed under the run (at data byte "
                                      f"{a * data.itemsize}); something else is writing it")
                 state = dict(op.record(), **h.params(), device=st.st_dev, inode=st.st_ino, size=st.st_size,
