@@ -14,6 +14,7 @@ import lrelu
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS))     # cli_parser, the command line's parser for sphinx-argparse
 
 project = "lrelu"
 author = "lrelu developers"
