@@ -448,8 +448,11 @@ def test_the_planner_times_both_modes_on_this_machine():
     assert learned["explorations"] <= 30
 
 
-EXPLORE_BUDGET = 0.05   # the share of time that trying the other mode may cost (threads.c)
-TRY_CALLS = 2           # calls of the other mode in one try
+EXPLORE_BUDGET = _threads.PLANNER["explore_budget"]   # the share of time tries may cost
+TRY_CALLS = _threads.PLANNER["try_calls"]             # calls of the other mode in one try
+
+
+WARMUP_CALLS = _threads.PLANNER["warmup_calls"]
 
 
 def _learn_on_a_pretended_machine(calls, machine, warm_up=None):
@@ -461,7 +464,7 @@ def _learn_on_a_pretended_machine(calls, machine, warm_up=None):
     out = np.empty_like(x)
     with lrelu.threads(2):
         for i in range(calls):
-            with _threads._pretend(*(warm_up if warm_up and i < 4 else machine)):
+            with _threads._pretend(*(warm_up if warm_up and i < WARMUP_CALLS else machine)):
                 lrelu.leaky_relu(x, 0.1, out=out)
     return _threads._learning(x.nbytes, "out")
 
