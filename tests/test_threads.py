@@ -14,6 +14,8 @@ from helpers import (always_parallel, assert_same, parallel_threshold_elements, 
                      run_python, sample)
 
 OPENMP = _threads._openmp_info()["enabled"]
+# Counts past the CPUs (3 or 4 threads on a 2-CPU runner) are deliberate here: they warn.
+pytestmark = pytest.mark.filterwarnings("ignore:.* threads on .* CPUs that this process may use:RuntimeWarning")
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="serial build (no OpenMP)")
 BIG = 4 * parallel_threshold_elements(np.float64)
 
@@ -109,6 +111,87 @@ def test_non_integer_thread_count_is_a_type_error(bad):
         lrelu.set_num_threads(bad)
     with pytest.raises(TypeError, match="integer"):
         lrelu.threads(bad)
+
+
+def test_thread_count_errors_name_the_function():
+    with pytest.raises(ValueError, match="^set_num_threads: "):
+        lrelu.set_num_threads(0)
+    with pytest.raises(TypeError, match="^set_num_threads: "):
+        lrelu.set_num_threads(1.5)
+    with pytest.raises(ValueError, match="^threads: "):
+        lrelu.threads(0)
+
+
+@pytest.mark.parametrize("huge", ["bound + 1", 100_000, 2**31 - 1, 2**64])
+def test_counts_past_the_bound_are_refused_before_anything_changes(huge, process_setting):
+    # libgomp segfaulted on threads(100000) and aborted on 2**31 - 1; the bound is 4 x the
+    # CPUs this process may use, and the message says it.
+    bound = _threads.MAX_THREADS
+    assert bound == 4 * _threads.USABLE_CPUS
+    n = bound + 1 if huge == "bound + 1" else huge
+    before = lrelu.get_num_threads()
+    message = rf"at most {bound} threads \(4 x the {_threads.USABLE_CPUS} CPUs"
+    with pytest.raises(ValueError, match="^set_num_threads: " + message):
+        lrelu.set_num_threads(n)
+    with pytest.raises(ValueError, match="^threads: " + message):
+        lrelu.threads(n)
+    assert lrelu.get_num_threads() == before
+
+
+def test_the_bound_itself_is_accepted_in_a_fresh_process():
+    # In a child, so a failure to start that many threads (the old segfault) cannot take the
+    # test run with it; more threads than CPUs warn.
+    result = run_python("""
+        import warnings, numpy as np, lrelu
+        from lrelu import _threads, reference
+        x = np.linspace(-1, 1, 1 << 20)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with lrelu.threads(_threads.MAX_THREADS):
+                got = lrelu.leaky_relu(x, 0.1)
+        assert np.array_equal(got, reference.lrelu(x, 0.1))
+        assert any("threads on" in str(w.message) for w in caught), [str(w.message) for w in caught]
+        print("ok")
+        """)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_more_threads_than_usable_cpus_warn_and_up_to_them_do_not(process_setting):
+    usable = _threads.USABLE_CPUS
+    with pytest.warns(RuntimeWarning, match=f"set_num_threads: {usable + 1} threads on {usable} CPUs"):
+        lrelu.set_num_threads(usable + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lrelu.set_num_threads(usable)
+        lrelu.threads(usable)
+
+
+def test_set_num_threads_returns_the_count_in_force_before(process_setting):
+    following = lrelu.get_num_threads()
+    assert lrelu.set_num_threads(1) == following
+    assert isinstance(lrelu.set_num_threads(2), int)
+    assert lrelu.set_num_threads(None) == (2 if OPENMP else 1)
+    assert lrelu.get_num_threads() == following
+    with lrelu.threads(1):     # what get_num_threads() gives in this thread
+        assert lrelu.set_num_threads(None) == 1
+
+
+@needs_openmp
+def test_thread_report_shows_what_the_planner_measured():
+    _threads._reset_learning()
+    x = sample((2 * parallel_threshold_elements(np.float64),), np.float64)
+    with lrelu.threads(2):
+        for _ in range(6):
+            lrelu.leaky_relu_(x.copy(), 0.1)
+    report = lrelu.thread_report()
+    assert report["max_threads"] == _threads.MAX_THREADS
+    assert report["planner"] == _threads.PLANNER
+    assert report["parallel_threshold_bytes"] == _threads._openmp_info()["parallel_threshold_bytes"]
+    (entry,) = [c for c in report["classes"] if c["kind"] == "inplace"]
+    assert entry["calls"] == 6 == _threads._learning(x.nbytes, "inplace")["calls"]
+    assert entry["bytes"][0] <= x.nbytes < entry["bytes"][1]
+    assert entry["mode"] in ("team", "one thread")     # past its warm-up
+    assert entry["one_thread"] > 0 and entry["team"] > 0 and entry["team_over_one"] > 0
 
 
 def test_threads_none_is_a_type_error():
