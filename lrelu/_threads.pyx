@@ -240,7 +240,8 @@ def _set_adaptive(on):
 
 
 _KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "three": LRELU_PLAN_THREE,
-          "convert": LRELU_PLAN_CONVERT, "prelu": LRELU_PLAN_PRELU}
+          "grad_inplace": LRELU_PLAN_GRAD_INPLACE, "convert": LRELU_PLAN_CONVERT,
+          "prelu": LRELU_PLAN_PRELU}
 
 
 def _learning(nbytes, kind):
@@ -248,7 +249,8 @@ def _learning(nbytes, kind):
     seconds per byte on one thread and on a team (0.0 while unknown), the time budget left
     for trying the slower one, and how many calls and tries it has seen.
     ``kind``: "inplace" (one array), "out" (read one, write another), "three" (read two,
-    write a third: a backward), "convert" (integer or mixed-precision input), "prelu"."""
+    write a third: a backward), "grad_inplace" (a backward into its gradient), "convert"
+    (integer or mixed-precision input), "prelu"."""
     return _bucket(_KINDS[kind], lrelu_bucket_of(nbytes))
 
 
@@ -266,7 +268,8 @@ def thread_report():
 
     Each entry of ``"classes"``: ``kind`` ("inplace": one array read and written; "out":
     read one, write another; "three": read two, write a third, a backward out of place;
-    "convert": integer or mixed-precision input; "prelu"), ``bytes`` (the size class:
+    "grad_inplace": a backward into its gradient; "convert": integer or mixed-precision
+    input; "prelu"), ``bytes`` (the size class:
     calls moving from ``bytes[0]`` up to ``bytes[1]`` bytes per array), ``mode`` ("team",
     "one thread", or "warming up" during its first ``PLANNER["warmup_calls"]`` calls),
     ``one_thread`` and ``team`` (measured seconds per byte, None while unknown),

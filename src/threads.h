@@ -44,7 +44,11 @@ typedef struct {
 #define LRELU_PLAN_THREE 2      /* read two, write a third (a backward out of place) */
 #define LRELU_PLAN_CONVERT 3    /* integer or mixed-precision input, converted to float64 */
 #define LRELU_PLAN_PRELU 4      /* prelu_backward's pass and its per-channel sums */
-#define LRELU_PLAN_KINDS 5
+/* A backward in place (out=grad): reads two arrays and writes one of them. Timed with
+ * LRELU_PLAN_OUT it was judged by fresh results, whose team calls are bound by page faults
+ * and gain little, so a 1e8 backward that gains from a team was kept on one thread. */
+#define LRELU_PLAN_GRAD_INPLACE 5
+#define LRELU_PLAN_KINDS 6
 
 /* The planner's constants, named once: src/threads.c says what each is for, and
  * lrelu._threads.PLANNER reads them (tests read them there, never copy them). */

@@ -616,9 +616,48 @@ def test_each_kind_of_call_is_timed_apart():
             lrelu.leaky_relu_backward(g, x, 0.1, out=out)           # read two, write a third
             lrelu.leaky_relu_(out, 0.1)                             # one array
             lrelu.leaky_relu(ints, 0.1)                             # converted to float64
+            grad = g.copy()
+            lrelu.leaky_relu_backward(grad, x, 0.1, out=grad)       # read two, write one of them
     counts = {kind: _threads._learning(x.nbytes, kind)["calls"]
-              for kind in ("out", "three", "inplace", "convert")}
-    assert counts == {"out": 10, "three": 10, "inplace": 10, "convert": 10}
+              for kind in ("out", "three", "inplace", "convert", "grad_inplace")}
+    assert counts == {"out": 10, "three": 10, "inplace": 10, "convert": 10, "grad_inplace": 10}
+
+
+@needs_openmp
+def test_a_backward_in_place_after_fresh_results_goes_back_to_a_team():
+    # The trap of a benchmark report's order at 1e8 float64: in place, a fresh result, out=,
+    # then the backward in place. A fresh result's team calls are bound by page faults and
+    # gain nothing; timed in the same class as fresh results, the backward inherited "a team
+    # does not pay" and stayed on one thread, though a team ran it in two thirds of the time.
+    # Here the planner's clock plays that machine: a team no faster than one thread for the
+    # first three kinds, twice as fast for the backward.
+    _threads._reset_learning()
+    x = sample((BIG,), np.float64)
+    g = sample((BIG,), np.float64, seed=1)
+    out = np.empty_like(x)
+    no_gain, gain = (1.0, 1.0, 1.0), (2.0, 1.0, 1.0)
+    with lrelu.threads(2):
+        for _ in range(20):
+            with _threads._pretend(*no_gain):
+                lrelu.leaky_relu_(x.copy(), 0.1)
+                lrelu.leaky_relu(x, 0.1)
+                lrelu.leaky_relu(x, 0.1, out=out)
+        grad = g.copy()
+        team_calls = 0
+        calls = 2 * _threads.PLANNER["warmup_calls"] + 2
+        for _ in range(calls):
+            before = _threads._parallel_region_count()
+            with _threads._pretend(*gain):
+                lrelu.leaky_relu_backward(grad, x, 0.1, out=grad)
+            team_calls += _threads._parallel_region_count() > before
+        (entry,) = [c for c in lrelu.thread_report()["classes"] if c["kind"] == "grad_inplace"]
+        # after its own warm-up (both modes twice), every call ran on the team
+        assert entry["mode"] == "team", entry
+        assert team_calls >= calls - _threads.PLANNER["warmup_calls"] // 2
+    expected = g
+    for _ in range(calls):
+        expected = reference.backward(expected, x, 0.1)
+    assert_same(grad, expected)
 
 
 @needs_openmp
