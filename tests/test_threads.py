@@ -601,14 +601,18 @@ def test_pretended_costs_must_be_positive():
             pass
 
 
+def _forgotten_planner_and_operands():
+    """A planner that has measured nothing, and x, a gradient and an out past the threshold."""
+    _threads._reset_learning()
+    x = sample((BIG,), np.float64)
+    return x, sample((BIG,), np.float64, seed=1), np.empty_like(x)
+
+
 @needs_openmp
 def test_each_kind_of_call_is_timed_apart():
     # A training step alternates forward and backward on one size; their costs per byte
     # differ, so each kind keeps its own estimates instead of being judged by the other's.
-    _threads._reset_learning()
-    x = sample((BIG,), np.float64)
-    g = sample((BIG,), np.float64, seed=1)
-    out = np.empty_like(x)
+    x, g, out = _forgotten_planner_and_operands()
     ints = np.arange(BIG, dtype=np.int32)
     with lrelu.threads(2):
         for _ in range(10):
@@ -631,10 +635,7 @@ def test_a_backward_in_place_after_fresh_results_goes_back_to_a_team():
     # does not pay" and stayed on one thread, though a team ran it in two thirds of the time.
     # Here the planner's clock plays that machine: a team no faster than one thread for the
     # first three kinds, twice as fast for the backward.
-    _threads._reset_learning()
-    x = sample((BIG,), np.float64)
-    g = sample((BIG,), np.float64, seed=1)
-    out = np.empty_like(x)
+    x, g, out = _forgotten_planner_and_operands()
     no_gain, gain = (1.0, 1.0, 1.0), (2.0, 1.0, 1.0)
     with lrelu.threads(2):
         for _ in range(20):
