@@ -137,7 +137,7 @@ else
     rm -rf "$build"
     end built
 fi
-version_line=$("$python" -c 'import sys, sysconfig; print(f"CPython {sys.version.split()[0]}, Py_GIL_DISABLED={sysconfig.get_config_var(\"Py_GIL_DISABLED\")}")')
+version_line="CPython $("$python" -c 'import sys; print(sys.version.split()[0])') free-threaded"
 [ "$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("Py_GIL_DISABLED"))')" = 1 ] ||
     fail "$python is not a free-threaded build"
 echo "   $version_line"
