@@ -146,7 +146,8 @@ echo "   $version_line"
 run=$(mktemp -d "$cache/run.XXXXXX")
 mkdir -p "$run/src" "$run/run"
 git -C "$repo" archive HEAD | tar -x -C "$run/src"
-cp -r "$run"/src/{tests,pyproject.toml,README.md} "$run/run/"
+# and what tests/test_release.py reads beside them
+cp -r "$run"/src/{tests,pyproject.toml,README.md,CHANGELOG.md,.github} "$run/run/"
 echo "   exported $(git -C "$repo" rev-parse --short HEAD) of $repo"
 
 # ---- the venv
@@ -187,7 +188,7 @@ else
     making=""
     end installed
 fi
-missing=$(grep . "$venv/lrelu-missing" | tr '\n' ' ' || true)
+missing=$(grep . "$venv/lrelu-missing" | paste -sd ' ' || true)
 echo "   no wheel for this interpreter (their tests skip): ${missing:-none}; left out: torch"
 for needed in numpy Cython setuptools pytest; do
     "$venv/bin/python" -c "import $needed" 2>/dev/null || fail "$needed did not install: it is needed to build or test"
