@@ -65,7 +65,6 @@
 #if defined(_MSC_VER)
 static int load_int(volatile long *p) { return (int)*p; }
 static void store_int(volatile long *p, int v) { _InterlockedExchange(p, v); }
-static unsigned long next_count(volatile long *p) { return (unsigned long)_InterlockedIncrement(p); }
 static int try_lock(volatile long *p) { return _InterlockedCompareExchange(p, 1, 0) == 0; }
 static void unlock(volatile long *p) { _InterlockedExchange(p, 0); }
 static double load_double(volatile double *p) { return *p; }   /* aligned 8 bytes: atomic on x64 */
@@ -73,10 +72,6 @@ static void store_double(volatile double *p, double v) { *p = v; }
 #else
 static int load_int(volatile long *p) { return (int)__atomic_load_n(p, __ATOMIC_RELAXED); }
 static void store_int(volatile long *p, int v) { __atomic_store_n(p, (long)v, __ATOMIC_RELAXED); }
-static unsigned long next_count(volatile long *p)
-{
-    return (unsigned long)__atomic_add_fetch(p, 1, __ATOMIC_RELAXED);
-}
 static int try_lock(volatile long *p)
 {
     long expected = 0;
@@ -225,19 +220,20 @@ int lrelu_threads_now(void)
  * whole: two threads finishing calls of one size class at once used to mix their fields,
  * and one of two increments could be lost. Only calls past the parallel threshold, which
  * take a quarter of a millisecond and more, reach a bucket, so an uncontended lock costs
- * nothing visible. The fields stay relaxed atomics for the readers that take no lock. */
+ * nothing visible. The fields are plain, not atomics: an access outside the lock is then a
+ * data race that ThreadSanitizer reports (tools/tsan.sh). */
 struct bucket {
     volatile long lock;
-    volatile double serial;     /* seconds per byte on one thread; 0: unknown */
-    volatile double team;       /* seconds per byte on a team: the faster warm-up call, then averaged */
-    volatile double serial_low; /* seconds per byte: the lower envelope of one-thread calls */
-    volatile double share_low;  /* ... and of the caller's own share in team calls */
-    volatile double relative;   /* a team call's time / one thread's, at the same moment */
-    volatile double credit;     /* seconds that trying the other mode may still spend */
-    volatile double try_first;  /* seconds the first call of the try under way took */
-    volatile long trying;       /* 1 + the mode of the try under way; 0: none */
-    volatile long on_team;      /* the mode in use: 1 a team, 0 one thread */
-    volatile long calls, explorations;
+    double serial;              /* seconds per byte on one thread; 0: unknown */
+    double team;                /* seconds per byte on a team: the faster warm-up call, then averaged */
+    double serial_low;          /* seconds per byte: the lower envelope of one-thread calls */
+    double share_low;           /* ... and of the caller's own share in team calls */
+    double relative;            /* a team call's time / one thread's, at the same moment */
+    double credit;              /* seconds that trying the other mode may still spend */
+    double try_first;           /* seconds the first call of the try under way took */
+    long trying;                /* 1 + the mode of the try under way; 0: none */
+    long on_team;               /* the mode in use: 1 a team, 0 one thread */
+    unsigned long calls, explorations;
 };
 
 /* [kind][size class]: kinds differ in cost per byte (an in-place call touches one array, a
@@ -307,13 +303,13 @@ void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot *view)
     int b = bucket < 0 ? 0 : bucket >= LRELU_N_BUCKETS ? LRELU_N_BUCKETS - 1 : bucket;
     struct bucket *s = &buckets[k][b];
     lock_spin(&s->lock);
-    view->serial = load_double(&s->serial);
-    view->team = load_double(&s->team);
-    view->relative = load_double(&s->relative);
-    view->credit = load_double(&s->credit);
-    view->on_team = load_int(&s->on_team);
-    view->calls = (unsigned long)load_int(&s->calls);
-    view->explorations = (unsigned long)load_int(&s->explorations);
+    view->serial = s->serial;
+    view->team = s->team;
+    view->relative = s->relative;
+    view->credit = s->credit;
+    view->on_team = s->on_team;
+    view->calls = s->calls;
+    view->explorations = s->explorations;
     unlock(&s->lock);
 }
 
@@ -323,17 +319,17 @@ void lrelu_reset_learning(void)
     for (i = 0; i < LRELU_PLAN_KINDS * LRELU_N_BUCKETS; i++) {
         struct bucket *s = bucket_at(i);
         lock_spin(&s->lock);
-        store_double(&s->serial, 0.0);
-        store_double(&s->team, 0.0);
-        store_double(&s->serial_low, 0.0);
-        store_double(&s->share_low, 0.0);
-        store_double(&s->relative, 0.0);
-        store_double(&s->credit, 0.0);
-        store_double(&s->try_first, 0.0);
-        store_int(&s->trying, 0);
-        store_int(&s->on_team, 0);
-        store_int(&s->calls, 0);
-        store_int(&s->explorations, 0);
+        s->serial = 0.0;
+        s->team = 0.0;
+        s->serial_low = 0.0;
+        s->share_low = 0.0;
+        s->relative = 0.0;
+        s->credit = 0.0;
+        s->try_first = 0.0;
+        s->trying = 0;
+        s->on_team = 0;
+        s->calls = 0;
+        s->explorations = 0;
         unlock(&s->lock);
     }
     store_double(&team_end, -1.0);
@@ -363,8 +359,8 @@ static int take_team(void)
  * their budget. */
 static double other_mode(struct bucket *s, int mode)
 {
-    double serial = load_double(&s->serial), team = load_double(&s->team);
-    double relative = load_double(&s->relative);
+    double serial = s->serial, team = s->team;
+    double relative = s->relative;
     if (mode) {
         return serial < LRELU_SAMPLE_CAP * team ? serial : LRELU_SAMPLE_CAP * team;
     }
@@ -398,14 +394,14 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     plan.bucket = kind * LRELU_N_BUCKETS + lrelu_bucket_of(nbytes);
     s = bucket_at(plan.bucket);
     lock_spin(&s->lock);
-    calls = next_count(&s->calls);
-    serial = load_double(&s->serial);
-    relative = load_double(&s->relative);
-    trying = load_int(&s->trying);
+    calls = ++s->calls;
+    serial = s->serial;
+    relative = s->relative;
+    trying = s->trying;
     if (calls <= LRELU_WARMUP_CALLS || serial == 0.0 || relative == 0.0) {
         /* Warm-up: both modes twice, alternately, before any choice. Not charged to the
          * budget. */
-        mode = load_double(&s->team) == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
+        mode = s->team == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
         plan.explore = WARMING_UP;
     } else if (trying) {
         mode = trying - 1;
@@ -415,10 +411,10 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
          * few MB, on two threads that share the memory bus), one helper starting late
          * raised the ratio just past 1, and the planner went to one thread; then a try
          * that met another late start kept it there for hundreds of calls. */
-        mode = relative < (load_int(&s->on_team) ? 1.0 + LRELU_STAY_MARGIN : 1.0);
-        store_int(&s->on_team, mode);
+        mode = relative < (s->on_team ? 1.0 + LRELU_STAY_MARGIN : 1.0);
+        s->on_team = mode;
         worse = other_mode(s, mode) * (double)nbytes;
-        if (load_double(&s->credit) >= LRELU_TRY_CALLS * worse) {
+        if (s->credit >= LRELU_TRY_CALLS * worse) {
             mode = !mode;
             plan.explore = TRY_FIRST;
         }
@@ -429,7 +425,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
         return plan;
     }
     if (plan.explore == TRY_FIRST) {
-        next_count(&s->explorations);
+        ++s->explorations;
     }
     unlock(&s->lock);
     plan.threads = mode ? threads : 1;
@@ -452,7 +448,7 @@ static double low(double old, double sample)
 /* One thread's time over the caller's share, kept between 1 and the team's size. */
 static double speedup_of(struct bucket *s, int threads)
 {
-    double serial_low = load_double(&s->serial_low), share_low = load_double(&s->share_low);
+    double serial_low = s->serial_low, share_low = s->share_low;
     double measured = share_low > 0.0 ? serial_low / share_low : 0.0;
     return measured < 1.0 ? 1.0 : measured > (double)threads ? (double)threads : measured;
 }
@@ -485,8 +481,8 @@ void lrelu_plan_end(const lrelu_plan *plan)
     elapsed = end - plan->start;
     s = bucket_at(plan->bucket);
     lock_spin(&s->lock);
-    serial = load_double(&s->serial);
-    relative = load_double(&s->relative);
+    serial = s->serial;
+    relative = s->relative;
     weight = plan->explore == TRY_SECOND ? LRELU_EXPLORE_WEIGHT : LRELU_ACTIVE_WEIGHT;
     woke = 0;
     if (plan->parallel) {
@@ -499,15 +495,15 @@ void lrelu_plan_end(const lrelu_plan *plan)
         store_double(&team_end, end);
         unlock(&team_busy);     /* only now: team_end and woke_last belong to the team */
         if (work > 0.0) {
-            store_double(&s->share_low, low(load_double(&s->share_low), work / plan->nbytes));
+            s->share_low = low(s->share_low, work / plan->nbytes);
         }
     } else {
-        store_double(&s->serial_low, low(load_double(&s->serial_low), elapsed / plan->nbytes));
+        s->serial_low = low(s->serial_low, elapsed / plan->nbytes);
     }
     if (plan->explore == TRY_FIRST) {
         /* not a sample either: judged by the second call, which finds the helpers awake */
-        store_double(&s->try_first, elapsed);
-        store_int(&s->trying, 1 + plan->parallel);
+        s->try_first = elapsed;
+        s->trying = 1 + plan->parallel;
         unlock(&s->lock);
         return;
     }
@@ -515,12 +511,12 @@ void lrelu_plan_end(const lrelu_plan *plan)
         /* the faster of the two samples of each mode: what slows a call (the process's first
          * team creating its threads, another runtime's threads still spinning) only adds */
         if (plan->parallel) {
-            store_double(&s->team, min_or(load_double(&s->team), elapsed / plan->nbytes));
+            s->team = min_or(s->team, elapsed / plan->nbytes);
         } else {
-            store_double(&s->serial, serial = min_or(serial, elapsed / plan->nbytes));
+            s->serial = serial = min_or(serial, elapsed / plan->nbytes);
         }
-        if (serial > 0.0 && load_double(&s->team) > 0.0) {
-            store_double(&s->relative, load_double(&s->team) / serial);
+        if (serial > 0.0 && s->team > 0.0) {
+            s->relative = s->team / serial;
         }
         unlock(&s->lock);
         return;
@@ -537,30 +533,30 @@ void lrelu_plan_end(const lrelu_plan *plan)
             if (sample > LRELU_SAMPLE_CAP) {
                 sample = LRELU_SAMPLE_CAP;
             }
-            store_double(&s->relative, relative + weight * (sample - relative));
-            team = load_double(&s->team);
+            s->relative = relative + weight * (sample - relative);
+            team = s->team;
             sample = elapsed / plan->nbytes;
             if (sample > LRELU_SAMPLE_CAP * team) {
                 sample = LRELU_SAMPLE_CAP * team;
             }
-            store_double(&s->team, team + weight * (sample - team));
+            s->team = team + weight * (sample - team);
         }
     } else {
         sample = elapsed / plan->nbytes;
         if (sample > LRELU_SAMPLE_CAP * serial) {
             sample = LRELU_SAMPLE_CAP * serial;
         }
-        store_double(&s->serial, serial + weight * (sample - serial));
+        s->serial = serial + weight * (sample - serial);
     }
-    credit = load_double(&s->credit);
+    credit = s->credit;
     if (plan->explore == TRY_SECOND) {
         /* pay the whole try, as long as it really took (charged at an estimate's cap
          * instead, tries of a team whose helper the OS did not schedule, next to busy
          * processes, cost several times the budget, and the default lost to one thread by
          * 2x). Only a first call many times slower than the second is billed less: that
          * was a one-off, not the mode. */
-        store_int(&s->trying, 0);
-        first = load_double(&s->try_first);
+        s->trying = 0;
+        first = s->try_first;
         credit -= (first < LRELU_BILL_CAP * elapsed ? first : LRELU_BILL_CAP * elapsed) + elapsed;
     } else {
         credit += LRELU_EXPLORE_BUDGET * elapsed;
@@ -570,6 +566,6 @@ void lrelu_plan_end(const lrelu_plan *plan)
             credit = limit;
         }
     }
-    store_double(&s->credit, credit);
+    s->credit = credit;
     unlock(&s->lock);
 }

@@ -12,6 +12,9 @@
 # runs exactly the calls the kernels make into the thread layer (plan_begin, the caller's
 # share timed into plan.work, plan_end), which is where lrelu's shared state lives; the
 # regions themselves write only each call's own output. No suppressions are used.
+# The planner's bucket fields are plain (not atomics) and guarded by a lock, so an access
+# outside the lock is a race TSan reports: removing the lock from lrelu_plan_begin makes this
+# script fail.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
