@@ -13,7 +13,7 @@ from libc.math cimport isfinite
 
 from lrelu._threads cimport (lrelu_plan, plan_begin, plan_end, share_begin, share_end,
                              LRELU_PLAN_INPLACE, LRELU_PLAN_OUT, LRELU_PLAN_THREE,
-                             LRELU_PLAN_CONVERT)
+                             LRELU_PLAN_CONVERT, LRELU_PLAN_GRAD_INPLACE)
 
 cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
@@ -195,6 +195,8 @@ cdef inline int _plan_kind(const void* g, Py_ssize_t g_step, const void* x,
         return LRELU_PLAN_INPLACE
     if out != x and reads_g:
         return LRELU_PLAN_THREE
+    if g_step != 0 and out == g and g != x:
+        return LRELU_PLAN_GRAD_INPLACE
     return LRELU_PLAN_OUT
 
 

@@ -70,7 +70,7 @@ DEFAULT_CHUNK_MB = 64
 # Completion records older than this, or past this many, are removed when one is written.
 RECORD_MAX_AGE_DAYS = 365
 RECORD_MAX_COUNT = 1000
-_DIGEST = 16                     # bytes of BLAKE2b in the chain of chunk checksums
+_DIGEST = 16                     # bytes of BLAKE2b in the chain of the chunks' CRCs
 
 try:
     import fcntl
@@ -78,7 +78,24 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, journal st
     fcntl = None  # type: ignore[assignment]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)     # Windows has no symbolic-link flag to give
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)     # a FIFO cannot block an open
+# A FIFO cannot block an open; Windows opens in text mode (CR LF translated) without O_BINARY.
+_OPEN_EXTRA = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _pread(fd, count, pos):
+    """os.pread, or a seek and a read where there is none (Windows; the run holds the file)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, count, pos)
+    os.lseek(fd, pos, os.SEEK_SET)      # pragma: no cover - Windows
+    return os.read(fd, count)
+
+
+def _pwrite(fd, data, pos):
+    """os.pwrite, or a seek and a write where there is none (Windows)."""
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, pos)
+    os.lseek(fd, pos, os.SEEK_SET)      # pragma: no cover - Windows
+    return os.write(fd, data)
 
 
 class InputError(Exception):
@@ -249,7 +266,7 @@ def remove_stale_temps(final, notice=None):
             continue
         path = os.path.join(directory, name)
         try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _OPEN_EXTRA)
         except OSError:
             continue                 # gone meanwhile, a symbolic link, unreadable: not ours
         try:
@@ -375,7 +392,7 @@ def _safe_dir(sub, create):
 def _read_state_file(path):
     """The JSON in a state file (opened without following links, regular, this user's), or None."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _OPEN_EXTRA)
     except OSError:
         return None
     st = os.fstat(fd)
@@ -435,7 +452,7 @@ def _kind(st):
 def _open_regular(path, flags, doing):
     """(fd, stat) of path, opened without blocking on a FIFO, refused unless a regular file."""
     try:
-        fd = os.open(path, flags | _NONBLOCK)
+        fd = os.open(path, flags | _OPEN_EXTRA)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a .npy file") from None
     except OSError as exc:
@@ -452,7 +469,7 @@ class Header:
 
     def __init__(self, fd, path, size, bfloat16):
         with _io(path, "read it"):
-            head = os.pread(fd, 1 << 20, 0)
+            head = _pread(fd, 1 << 20, 0)
         f = io.BytesIO(head)
         try:
             try:
@@ -535,7 +552,7 @@ def _lock(fd, path, exclusive, whose=""):
 
 def _read_exact(fd, count, pos, path, size):
     with _io(path, "read it"):
-        data = os.pread(fd, count, pos)
+        data = _pread(fd, count, pos)
     if len(data) != count:
         raise InputError(f"{path}: the file was truncated under the run (it was {size} bytes; reading "
                          f"{count} bytes at {pos} gave {len(data)})")
@@ -570,7 +587,7 @@ def _existing_output(output):
     if not stat.S_ISREG(st.st_mode):
         raise InputError(f"{output}: is {_kind(st)}; -o replaces only regular files")
     try:
-        fd = os.open(output, os.O_RDONLY | _NONBLOCK)
+        fd = os.open(output, os.O_RDONLY | _OPEN_EXTRA)
     except OSError:
         return st                    # unreadable: no run of this user can be working on it
     try:
@@ -604,8 +621,9 @@ def _keep_mode(fd, old, output):
         mode = 0o666 & ~umask
     else:
         mode = stat.S_IMODE(old.st_mode)
-        with contextlib.suppress(OSError):
-            os.fchown(fd, old.st_uid if os.geteuid() == 0 else -1, old.st_gid)
+        if hasattr(os, "fchown"):       # not on Windows, whose files have no owner bits
+            with contextlib.suppress(OSError):
+                os.fchown(fd, old.st_uid if os.geteuid() == 0 else -1, old.st_gid)
     with _io(output, "set its permissions"):
         os.fchmod(fd, mode)
 
@@ -691,7 +709,7 @@ def _read_trusted(jpath, data_file, data_uid):
         seen = os.lstat(jpath)
         if stat.S_ISLNK(seen.st_mode):
             raise InputError(f"{jpath}: the journal is a symbolic link, which lrelu never makes; {distrust}")
-        fd = os.open(jpath, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        fd = os.open(jpath, os.O_RDONLY | _NOFOLLOW | _OPEN_EXTRA)
     except OSError as exc:
         raise InputError(f"{jpath}: cannot read the journal ({_why(exc)})") from None
     try:
@@ -846,7 +864,7 @@ class _File:
         pos = self.header.offset + start * self.itemsize
         with _io(self.path, "write it", self._resumable(done_bytes, total_bytes)):
             while view:
-                written = os.pwrite(self.fd, view, pos)
+                written = _pwrite(self.fd, view, pos)
                 view, pos = view[written:], pos + written
 
     def sync(self, done_bytes, total_bytes):
