@@ -86,6 +86,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--target-ms", type=float, default=2.0)
     parser.add_argument("--json", help="append the figures to this file, one JSON line per case")
+    parser.add_argument("--threads", type=int, help="threads for both (default: lrelu's own count)")
     parser.add_argument("--parallel-threshold", type=int,
                         help="bytes from which lrelu may use a team (default: lrelu's own); to "
                              "see what a team would give below the threshold")
@@ -99,6 +100,8 @@ def main():
 
     if args.parallel_threshold is not None:
         lrelu._threads._set_parallel_threshold(args.parallel_threshold)
+    if args.threads:
+        lrelu.set_num_threads(args.threads)
     threads = lrelu.get_num_threads()
     torch.set_num_threads(threads)
     simd = lrelu._kernels._simd_info()["selected"]

@@ -5,9 +5,9 @@
  * A wheel is built for the baseline ISA (SSE2 on x86-64, NEON on aarch64). On x86 gcc and
  * clang also compile copies for AVX2, AVX2 with F16C, AVX-512 (F, BW, VL, DQ) and AVX-512
  * with BF16, and pick one at import with __builtin_cpu_supports and cpuid; what each level
- * gains is measured in bench/simd_levels.py and bench/half.py (BENCHMARKS.md). A level uses
- * its own float32/float64 loops only where they measured faster than the level below; the
- * table at the end says which.
+ * gains is measured in bench/simd_levels.py and bench/half.py (BENCHMARKS.md). A level has
+ * its own float32/float64 loops only where they measured at least 10 % faster than the level
+ * below's; the table at the end says which.
  *
  * The dispatch state lives here: one table per extension that compiles this file
  * (lrelu._kernels for the kernels, lrelu.cli._ceiling for the memory ceiling), each set by
@@ -43,10 +43,6 @@ LRELU_DEFINE_CONTIG(contig_double_baseline, , double, double, LRELU_AS_IS, LRELU
 #if LRELU_X86_DISPATCH
 LRELU_DEFINE_CONTIG(contig_float_avx2, LRELU_TARGET_AVX2, float, float, LRELU_AS_IS, LRELU_AS_IS)
 LRELU_DEFINE_CONTIG(contig_double_avx2, LRELU_TARGET_AVX2, double, double, LRELU_AS_IS,
-                    LRELU_AS_IS)
-LRELU_DEFINE_CONTIG(contig_float_avx512, LRELU_TARGET_AVX512, float, float, LRELU_AS_IS,
-                    LRELU_AS_IS)
-LRELU_DEFINE_CONTIG(contig_double_avx512, LRELU_TARGET_AVX512, double, double, LRELU_AS_IS,
                     LRELU_AS_IS)
 #endif
 
@@ -104,8 +100,7 @@ void lrelu_count_streamed_chunk(void)
 }
 
 /* Each level's vector compare and select, named by its width W for LRELU_DEFINE_STREAMS.
- * SSE2 has no blend: its select is (mask & a) | (~mask & b), the same bits. AVX-512 compares
- * into a mask register, and its select is a masked move. */
+ * SSE2 has no blend: its select is (mask & a) | (~mask & b), the same bits. */
 #define LRELU_CMP128_GE_PS(a, b) _mm_cmpge_ps(a, b)
 #define LRELU_CMP128_GT_PS(a, b) _mm_cmpgt_ps(a, b)
 #define LRELU_CMP128_GE_PD(a, b) _mm_cmpge_pd(a, b)
@@ -118,12 +113,6 @@ void lrelu_count_streamed_chunk(void)
 #define LRELU_CMP256_GT_PD(a, b) _mm256_cmp_pd(a, b, _CMP_GT_OQ)
 #define LRELU_SELECT256_PS(mask, a, b) _mm256_blendv_ps(b, a, mask)
 #define LRELU_SELECT256_PD(mask, a, b) _mm256_blendv_pd(b, a, mask)
-#define LRELU_CMP512_GE_PS(a, b) _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)
-#define LRELU_CMP512_GT_PS(a, b) _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)
-#define LRELU_CMP512_GE_PD(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ)
-#define LRELU_CMP512_GT_PD(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ)
-#define LRELU_SELECT512_PS(mask, a, b) _mm512_mask_mov_ps(b, mask, a)
-#define LRELU_SELECT512_PD(mask, a, b) _mm512_mask_mov_pd(b, mask, a)
 
 /* The float and double streaming loops of LEVEL, from its W-bit intrinsics (prefix P). */
 #define LRELU_DEFINE_STREAMS(LEVEL, ATTRIBUTES, P, W)                                          \
@@ -144,11 +133,15 @@ LRELU_DEFINE_STREAMS(baseline, , _mm_, 128)
 
 #if LRELU_X86_DISPATCH
 LRELU_DEFINE_STREAMS(avx2, LRELU_TARGET_AVX2, _mm256_, 256)
-LRELU_DEFINE_STREAMS(avx512, LRELU_TARGET_AVX512, _mm512_, 512)
 #endif
 
-#define AVX512_FLOAT_DOUBLE contig_float_avx512, contig_double_avx512
-#define AVX512_STREAM stream_float_avx512, stream_double_avx512
+/* The AVX-512 levels keep AVX2's float32 and float64 loops: 512-bit copies of them (the same
+ * templates with LRELU_TARGET_AVX512) measured under 10 % faster through lrelu's calls in
+ * cache, and memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not pay
+ * for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
+ * far more, as their conversions are the cost. */
+#define AVX512_FLOAT_DOUBLE contig_float_avx2, contig_double_avx2
+#define AVX512_STREAM stream_float_avx2, stream_double_avx2
 
 /* One row per level, best last; a level is used if the CPU supports it. */
 struct simd_level {
@@ -218,11 +211,10 @@ static int cpu_supports(const char *level)
 /* A call streams when it writes more than half the last-level cache: past that, its input
  * and its result (an out-of-place pass moves at least those two) no longer fit in the cache
  * together, so the result cannot stay there for whoever reads it next, and writing it past
- * the cache saves the read for ownership. Below, streaming loses (0.55-0.96x at an eighth of
- * the cache and less) and evicts a result that could have stayed. On the development VM it
- * already wins from a quarter of the reported cache, because the L3 there is shared with the
- * host's other tenants; a threshold taken from that would lose on a machine whose L3 is its
- * own. Figures: bench/streaming.log, BENCHMARKS.md "Streaming stores". */
+ * the cache saves the read for ownership. Below, streaming loses and evicts a result that
+ * could have stayed. On a VM whose L3 is shared with the host's other tenants it can win from
+ * a smaller share of the reported cache; a threshold taken from that would lose on a machine
+ * whose L3 is its own. Figures: BENCHMARKS.md, "Streaming stores". */
 #define STREAM_LLC_DIVISOR 2
 #define DEFAULT_LLC_BYTES ((ptrdiff_t)32 << 20)   /* when no source below answers */
 
@@ -251,8 +243,8 @@ static long long read_cache_value(int index, const char *name)
 }
 
 /* The largest cache of the highest level cpu0 has (instruction caches are level 1). Read
- * before sysconf: glibc's figure comes from CPUID and, on this project's AMD EPYC VM, is the
- * whole socket's L3 (256 MiB) where the kernel reports the 32 MiB this core shares. */
+ * before sysconf: glibc's figure comes from CPUID and, on some VMs, is the whole socket's L3
+ * where the kernel reports the part this core shares. */
 static ptrdiff_t llc_from_sysfs(void)
 {
     int index, best_level = 0;
