@@ -1,14 +1,15 @@
 """The memory ceiling `lrelu bench` measures in-process with lrelu's own loops
-(lrelu/cli/ceiling.py), beside an external membw-like tool (../shared/tools/membw), on the
+(lrelu/cli/ceiling.py), beside an external membw-like tool of yours (--membw or $LRELU_MEMBW,
+run as `lrelu bench --membw` runs it), on the
 same sizes, dtypes, thread counts and repetitions. Rounds alternate the two (lrelu.cli.timing);
 each sample is the best of --repetitions passes per stream, as membw reports it, and the table
 gives the median over rounds of each and their ratio.
 
-    flock -x /work/cpu.lock python bench/ceiling_vs_membw.py --membw ../shared/tools/membw \
-        > bench/results/ceiling_vs_membw.log
+    python bench/ceiling_vs_membw.py --membw PATH > bench/results/ceiling_vs_membw.log
 """
 
 import argparse
+import os
 import statistics
 
 from lrelu.cli import ceiling, timing
@@ -16,13 +17,16 @@ from lrelu.cli import ceiling, timing
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--membw", required=True, help="path of the membw-like tool")
+    parser.add_argument("--membw", default=os.environ.get("LRELU_MEMBW"),
+                        help="path of the membw-like tool (default: $LRELU_MEMBW)")
     parser.add_argument("--sizes", default="1e6,1e8", help="comma-separated element counts")
     parser.add_argument("--dtype", default="float32,float64")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repetitions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if not args.membw:
+        parser.error("give the tool: --membw PATH or LRELU_MEMBW=PATH")
     stores = ceiling.stores()
     print(f"Built-in loops: ordinary {stores['ordinary']}, streaming {stores['streaming'] or 'n/a'}; "
           f"best of {args.repetitions} passes per stream, median of {args.rounds} alternating rounds; GB/s")

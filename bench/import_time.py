@@ -3,7 +3,7 @@ after lrelu (lrelu/_bfloat16.py's finder registers the loops as it loads), and r
 the loops by itself. Each figure is a fresh interpreter, timed around the import statement
 with NumPy already imported; the cases alternate round by round; medians and minima.
 
-    python bench/import_time.py [ROUNDS]        # under /work/timing on the shared machine
+    python bench/import_time.py [ROUNDS]
 """
 import statistics, subprocess, sys, tempfile
 PY = sys.executable

@@ -1,12 +1,17 @@
-"""Write BENCHMARKS.md: the full alternating benchmark, the memory ceiling beside it, and
-issue #3's targets checked against the figures just measured.
+"""Write BENCHMARKS.md: the full alternating benchmark (lrelu.cli.bench, the contender
+registry and timer `lrelu bench` uses), the memory ceiling beside it, and issue #3's targets
+checked against the figures just measured, or re-rendered from a saved run (--from-json)
+without measuring anything.
 
-    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py \
-        --membw ../shared/tools/membw --threshold-log bench/results/threshold.log -o BENCHMARKS.md
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/report.py \
+        [--membw PATH] --threshold-log bench/results/threshold.log -o BENCHMARKS.md
 
-Peers are whatever is installed (pip install 'lrelu[bench]' for all of them). Logs and the
-saved JSON live in bench/results/.
+Peers are whatever is installed (the README's "Performance" says how). --membw (default
+$LRELU_MEMBW) is an optional external ceiling tool, run as `lrelu bench --membw` runs it.
+Logs and the saved JSON live in bench/results/.
 """
+
+import os
 
 import argparse
 import json
@@ -34,19 +39,19 @@ def tables(result, ceilings, vectorized):
             column = ceiling.FOR_OPERATION[op]
             out += [f"### {op}, {dt}", "",
                     f"GB/s counting {bench.STREAMS[op]} arrays per call; ceiling: membw `{column}`; "
-                    "peers: GB/s (lrelu's speedup: peer time / lrelu time, median of alternating rounds)", "",
+                    "peers: GB/s (lrelu's speedup: peer's median time / lrelu's, the same rounds as the GB/s)", "",
                     "| n | ceiling | vectorized ceiling | lrelu | % of ceiling | " + " | ".join(names[1:]) + " |",
                     "|---" * (len(names) + 4) + "|"]
             for n in dict.fromkeys(r["n"] for r in sel):
                 mine = row(rows, op, dt, n, "lrelu")
                 ceil = ceilings.get((dt, n), {}).get(column)
                 vec = vectorized.get((dt, n), {}).get(column)
-                cells = [bench._fmt_n(n), f"{ceil:.1f}" if ceil else "", f"{vec:.1f}" if vec else "",
-                         f"**{mine['gbps']:.1f}**",
+                cells = [bench.size_label(sel, n), f"{ceil:.1f}" if ceil else "", f"{vec:.1f}" if vec else "",
+                         f"**{bench.cell(mine, first=True)}**",
                          f"{100 * mine['gbps'] / ceil:.0f} %" if ceil else ""]
                 for name in names[1:]:
                     r = row(rows, op, dt, n, name)
-                    cells.append(f"{r['gbps']:.1f} ({r['ratio']:.2f}×)" if r else "")
+                    cells.append(bench.cell(r) if r else "")
                 out.append("| " + " | ".join(cells) + " |")
             out.append("")
     return out
@@ -130,7 +135,8 @@ def log_section(path, title, intro, fenced=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--membw", help="path to ../shared/tools/membw (the ceiling columns)")
+    parser.add_argument("--membw", default=os.environ.get("LRELU_MEMBW"),
+                        help="an external membw-like tool for the ceiling columns (default: $LRELU_MEMBW)")
     parser.add_argument("--membw-vectorized", help="the same tool built with -fno-trapping-math "
                         "(bench/membw_vectorized.sh), whose loop vectorizes: a second ceiling column")
     parser.add_argument("--sizes", default=",".join(str(n) for n in bench.DEFAULT_SIZES))
@@ -154,6 +160,8 @@ def main():
         with open(args.from_json) as f:
             saved = json.load(f)
         result, small = saved["result"], saved["small"]
+        # Runs saved before ratios came from the medians: recompute them so they agree with the GB/s.
+        result["rows"] = bench.consistent(result["rows"])
         ceilings, vectorized = unpack(saved["ceilings"]), unpack(saved.get("vectorized", {}))
         sizes = tuple(dict.fromkeys(r["n"] for r in result["rows"]))
         dtypes = tuple(dict.fromkeys(r["dtype"] for r in result["rows"]))
@@ -178,38 +186,41 @@ def main():
         f"lrelu {cfg['lrelu']}, OpenMP {'on' if cfg['openmp'] else 'off'}, {cfg['threads']} threads, "
         f"SIMD {cfg['simd_selected']} (baseline {cfg['simd_baseline']}), parallel threshold {cfg['parallel_threshold_bytes']} bytes.",
         "Every peer ran with the same thread count (torch.set_num_threads, numexpr, numba). "
-        "Timing alternates contenders round by round; figures are medians; a ratio is the median of "
-        "per-round (peer time / lrelu time), so above 1 means lrelu is faster. "
+        "Timing alternates contenders round by round; figures are medians; a ratio is the peer's median "
+        "time / lrelu's from the same rounds (so lrelu's GB/s / the peer's), above 1 when lrelu is faster. "
+        "A figure marked noisy had rounds spreading more than 3×; a size marked busy was timed while other "
+        "processes kept more than half a CPU busy (runs saved with every round only). "
         "In-place calls alternate alpha 0.01 / 100 so repeated calls never decay into subnormals.",
-        "The ceiling is `../shared/tools/membw N dtype` (best of 10, -O3 -march=native, OpenMP, all cores) "
+        "The ceiling is an external membw tool, `PATH N dtype` (best of 10, -O3 -march=native, OpenMP, all cores), "
         "for the stream of the same shape: in place, a fresh result (out-fresh), or backward. "
         "Its loop `a[i] >= 0 ? a[i] : s*a[i]` does not vectorize under gcc's default -ftrapping-math, "
         "so in cache it is a scalar loop's speed, not the memory's; the vectorized ceiling column is the "
         "same source built with -fno-trapping-math (bench/membw_vectorized.sh). The issue's targets use "
         "the tool as given.", "",
         "Reproduce:", "", "```sh",
-        "pip install '.[bench]'",
+        "pip install torch==2.13.0 && pip install '.[bench]'   # the CPU torch first (README, Performance)",
+        "export LRELU_MEMBW=/path/to/membw MEMBW_SOURCE=/path/to/membw.c   # optional: an external ceiling tool",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/threshold.py > bench/results/threshold.log",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py --membw ../shared/tools/membw \\",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/report.py \\",
         "    --membw-vectorized \"$(bench/membw_vectorized.sh)\" --threshold-log bench/results/threshold.log \\",
         "    --simd-log bench/results/simd_levels.log --notes bench/notes.md \\",
         "    --streaming bench/results/streaming.md --training-log bench/results/training.log \\",
         "    --load-log bench/results/load.log --half-log bench/results/half.log --json bench/results/results.json",
         "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/results/simd_levels.log",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/vs_torch.py > bench/results/vs_torch.log",
-        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/fresh_result.py > bench/results/fresh_result.log",
-        "python bench/ceiling_vs_membw.py --membw ../shared/tools/membw > bench/results/ceiling_vs_membw.log",
+        "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= lrelu bench --peers torch --ops inplace,out,outarg,backward "
+        "--sizes 1e6,1e7,1e8   # lrelu against PyTorch alone",
+        "python bench/ceiling_vs_membw.py > bench/results/ceiling_vs_membw.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/training.py > bench/results/training.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/load.py > bench/results/load.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/half.py > bench/results/half.log",
-        "# bench/results/streaming.md says how its logs were made (bench/streaming.py, vs_torch.py --ops outarg)",
+        "# bench/results/streaming.md says how its logs were made (bench/streaming.py, lrelu bench --ops outarg)",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
         "## Targets (issue #3)", "",
     ]
     lines += targets(result, ceilings, small) + [""]
     lines += included(args.notes)
-    lines += ["## Tables", ""] + tables(result, ceilings, vectorized)
+    lines += ["## Tables", ""] + bench.noisy_note(result["rows"]) + tables(result, ceilings, vectorized)
     lines += log_section(args.simd_log, "SIMD levels, in cache",
                          "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
                          "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
@@ -217,7 +228,7 @@ def main():
     lines += log_section(args.threshold_log, "Parallel threshold",
                          "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
                          "median µs per call. lrelu goes parallel from the threshold in the header above; the "
-                         "comment on PARALLEL_MIN_BYTES in lrelu/_threads.pyx says how this log chose it.",
+                         "comment on the threshold in src/threads.c says how this log chose it.",
                          fenced=True)
     lines += included(args.streaming)
     lines += log_section(args.load_log, "Under load",

@@ -12,7 +12,7 @@
  * times, so above 1 streaming is faster. Passes alternate alpha 0.01 and 100 so repeated
  * passes in place leave the values where they were (no decay into subnormals). The arrays
  * are asked for huge pages, as NumPy asks for its large arrays, so the loops run on the same
- * kind of pages as through the API (bench/streaming.log compares the two). */
+ * kind of pages as through the API (bench/results/streaming.md compares the two). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,13 @@
-"""pytest-benchmark suite: lrelu and every installed peer, per operation, size and dtype.
+"""For exploring, not for the figures: a pytest-benchmark suite of lrelu and every installed
+peer, per operation, size and dtype, from the contender registry `lrelu bench` uses.
 
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= pytest bench/ --benchmark-only \
         --benchmark-group-by=param:op,param:dtype,param:n --benchmark-columns=median,iqr,ops
 
 pytest-benchmark times one contender after another, not alternately; use it to explore and
 compare runs (--benchmark-autosave, --benchmark-compare). The figures quoted in
-BENCHMARKS.md come from `lrelu bench`, which alternates contenders round by round.
-Contenders come from lrelu.cli.bench, the same definitions `lrelu bench` uses.
+BENCHMARKS.md come from `lrelu bench` (bench/report.py), which alternates contenders round by
+round.
 """
 
 import numpy as np
@@ -19,21 +20,17 @@ PEERS, SKIPPED = bench.available_peers()
 CONTENDERS = ["lrelu"] + PEERS
 
 
-def _factory(name):
-    return bench._lrelu if name == "lrelu" else bench.PEERS[name][1]
-
-
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op", bench.OPERATIONS)
+@pytest.mark.parametrize("op", bench.ALL_OPERATIONS)
 @pytest.mark.parametrize("contender", CONTENDERS)
 def test_leaky_relu(benchmark, contender, op, dtype, n):
-    fn = _factory(contender)(op, np.dtype(dtype))
+    fn = bench.contender(contender, op, dtype)
     if fn is None:
         pytest.skip(f"{contender} has no {op}")
     rng = np.random.default_rng(0)
     x = rng.standard_normal(n).astype(dtype)
-    g = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)     # the gradient, or the out= of "outarg"
     flip = [0]
 
     def call():

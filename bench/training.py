@@ -3,7 +3,8 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/training.py [--rounds 21] > bench/results/training.log
 
 - backward: ``lrelu.leaky_relu_backward(g, x, a, out=g, at_zero="alpha")`` against
-  ``torch.ops.aten.leaky_relu_backward.grad_input(g, x, a, False, grad_input=g)``, in place
+  ``torch.ops.aten.leaky_relu_backward.grad_input(g, x, a, False, grad_input=g)`` (the
+  contender registry's, lrelu.cli.bench), in place
   on grad, float32, 1e6 and 1e8 elements, and lrelu's default convention beside them (the
   two should run at one speed). alpha alternates between 0.01 and 100 so that repeated
   calls on the same grad neither decay into subnormals nor grow.
@@ -17,8 +18,9 @@
 Timing: lrelu.cli.timing, contenders alternating (A B, B A, ...) round by round, each timed
 batch preceded by untimed calls of the same contender (settling: lrelu's libgomp and the one
 bundled with torch are two runtimes on the same 2 cores, and the one that ran last leaves its
-threads spinning for a while); the figure is the median over rounds and the ratio the median
-of the per-round ratios (torch time / lrelu time: above 1, lrelu is faster).
+threads spinning for a while); the figure is the median over rounds and the ratio the ratio
+of the medians (torch's median time / lrelu's: above 1, lrelu is faster), as `lrelu bench`
+computes it, so it agrees with the GB/s beside it.
 """
 
 import argparse
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 import lrelu
-from lrelu.cli import timing
+from lrelu.cli import bench, timing
 
 ALPHAS = timing.ALPHAS
 
@@ -50,7 +52,7 @@ def report(title, samples, nbytes, base="lrelu"):
     print("|---|---|---|---|---|")
     for name, times in samples.items():
         median = statistics.median(times)
-        ratio = timing.ratio(times, samples[base])
+        ratio = median / statistics.median(samples[base])     # the statistic of the GB/s beside it
         print(f"| {name} | {median * 1e3:.3f} | {nbytes / median / 1e9:.1f} | {min(times) * 1e3:.3f} | "
               f"{ratio:.3f} |")
 
@@ -60,12 +62,12 @@ def backward_case(n, rounds):
     x = rng.standard_normal(n, dtype=np.float32)
     g = rng.standard_normal(n, dtype=np.float32)
     x[::97] = 0.0                               # some zeros, where the conventions differ
-    tx, tg = torch.from_numpy(x), torch.from_numpy(g)
-    grad_input = torch.ops.aten.leaky_relu_backward.grad_input
+    # PyTorch's and lrelu's default from the contender registry `lrelu bench` times.
+    torch_backward, lrelu_backward = (bench.contender(name, "backward", x.dtype) for name in ("torch", "lrelu"))
     calls = {
         "lrelu": lambda i: lrelu.leaky_relu_backward(g, x, ALPHAS[i & 1], out=g, at_zero="alpha"),
-        "torch": lambda i: grad_input(tg, tx, ALPHAS[i & 1], False, grad_input=tg),
-        "lrelu, at_zero=\"one\"": lambda i: lrelu.leaky_relu_backward(g, x, ALPHAS[i & 1], out=g),
+        "torch": lambda i: torch_backward(x, g, ALPHAS[i & 1]),
+        "lrelu, at_zero=\"one\"": lambda i: lrelu_backward(x, g, ALPHAS[i & 1]),
     }
     batch = max(2, int(2e8 // (12 * n)) & ~1)   # about 20 ms of memory traffic per batch
     report(f"backward, at_zero=\"alpha\", in place on grad, float32, n = {n:.0e}",

@@ -28,7 +28,7 @@ from ._api import (
     leaky_relu_derivative_,
     prelu_backward,
 )
-from ._threads import get_num_threads, set_num_threads, threads
+from ._threads import get_num_threads, set_num_threads, thread_report, threads
 from ._config import show_config
 from . import reference
 
@@ -57,6 +57,7 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "threads",
+    "thread_report",
     "show_config",
     "ufuncs",
     "reference",

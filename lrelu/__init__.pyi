@@ -11,6 +11,7 @@ from . import reference as reference
 from . import ufuncs as ufuncs
 from ._threads import get_num_threads as get_num_threads
 from ._threads import set_num_threads as set_num_threads
+from ._threads import thread_report as thread_report
 from ._threads import threads as threads
 
 __version__: str
@@ -28,6 +29,7 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "threads",
+    "thread_report",
     "show_config",
     "ufuncs",
     "reference",

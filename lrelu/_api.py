@@ -8,6 +8,7 @@ shapes, read-only out, casting into out) are reworded in ``except`` blocks, so a
 succeeds pays nothing for the clear messages; README.md's "Bad input" table lists them.
 """
 
+import decimal
 import math
 import numbers
 import reprlib
@@ -127,33 +128,78 @@ def _refuse_lost_missing(name, label, obj):
             f"them missing ({label}.astype({nullable!r})), or fill them ({label}.fillna(...))")
 
 
-def _plain_operands(name, **operands):
-    """The operands as the ufunc gets them (torch tensors as NumPy arrays), and torch if one of
-    them was a tensor, after refusing pandas' missing values that would become numbers.
+def _tensor_plain(name, label, t):
+    """A CPU tensor's memory as a NumPy array (no copy), or lrelu's error for a tensor NumPy
+    cannot share: one that requires grad, a sparse one, one of a dtype NumPy lacks."""
+    if t.requires_grad:
+        raise TypeError(f"{name}: {label} is a torch tensor that requires grad; lrelu computes "
+                        f"outside autograd, so pass {label}.detach() (it shares the memory)")
+    if t.layout != sys.modules["torch"].strided:
+        raise TypeError(f"{name}: {label} is a sparse torch tensor ({t.layout}); pass "
+                        f"{label}.to_dense()")
+    return _tensor_array(name, label, t)
+
+
+def _dtype_of(obj):
+    """The one NumPy dtype of an operand (a DataFrame's common dtype), or None."""
+    dtype = getattr(obj, "dtype", None)
+    if dtype is None and getattr(obj, "ndim", None) == 2 and hasattr(obj, "dtypes"):
+        dtypes = list(obj.dtypes)
+        if dtypes and all(isinstance(d, np.dtype) for d in dtypes):
+            return np.result_type(*dtypes)
+    return dtype if isinstance(dtype, np.dtype) else None
+
+
+def _refuse_without_loop(name, label, dtype):
+    """A dtype NumPy does not know as real (ml_dtypes' float8 types, int4, structured...) and
+    lrelu has no loop for: NumPy would cast it to another dtype and give that back unasked."""
+    if (dtype is not None and dtype.kind in "fiuV" and type(dtype) not in _PLAIN_CLASSES
+            and not _bfloat16.has_loops(dtype)):
+        raise TypeError(f"{name}: {label} has dtype {dtype}, which lrelu has no loop for; "
+                        f"convert it first, e.g. {label}.astype(np.float32), and back if you "
+                        "need its dtype (lrelu computes float16, bfloat16, float32, float64, "
+                        "longdouble, integers and bool)")
+
+
+def _plain_operands(name, labels, operands, alpha):
+    """The operands as the ufunc gets them, alpha by NEP 50's rule, and torch if one of the
+    operands was a tensor; refuses tensors NumPy cannot share, pandas' missing values that
+    would become numbers, and dtypes without a loop.
 
     A tensor passed as it is would reach torch's __array_wrap__, which NumPy 2 calls with
-    arguments it does not take, and warns (DeprecationWarning) every time; the caller wraps
-    the result in a tensor itself."""
+    arguments it does not take, and warns (DeprecationWarning) every time; _call wraps the
+    result in a tensor itself.
+
+    NEP 50: a Python number as alpha takes x's floating dtype. NumPy 2 does this for arrays,
+    but NumPy 1.x compares a 0-d x and the number as two scalars (float64 wins), and pandas
+    turns the number into a float64 array before a DataFrame's ufunc: either widens x. Given
+    as a scalar of x's dtype, alpha is rounded exactly as the ufunc would round it."""
     torch = None
     plain = []
-    for label, obj in operands.items():
+    for label, obj in zip(labels, operands):
         if _is_tensor(obj):
             torch = sys.modules["torch"]
-            obj = _tensor_array(name, label, obj)
+            obj = _tensor_plain(name, label, obj)
         else:
             _refuse_lost_missing(name, label, obj)
+        _refuse_without_loop(name, label, _dtype_of(obj))
         plain.append(obj)
-    return plain, torch
+    if type(alpha) in (int, float):
+        dtypes = [_dtype_of(obj) for obj in plain]
+        if all(d is not None and (d.kind == "f" or _bfloat16.has_loops(d)) for d in dtypes):
+            dtype = np.result_type(*dtypes)
+            # bfloat16's loops take a float32 alpha (ufuncs.pyx, the rule)
+            alpha = (np.float32 if dtype.kind == "V" else dtype.type)(alpha)
+    return tuple(plain), alpha, torch
 
 
-def _as_tensor(torch, result, out):
-    """What a tensor operand gives: the NumPy result as a new tensor sharing its memory (as
-    torch's own __array_wrap__ made it), unless it went into out or is another library's
-    (a dask alpha makes the result a dask array). The callers get the result by calling
-    themselves again with the NumPy arrays, so their checks and error messages apply."""
-    if out is not None or not isinstance(result, (np.ndarray, np.generic)):
-        return result
-    return torch.from_numpy(np.asarray(result))
+def _plain_out(name, out):
+    """out as the ufunc gets it: a tensor's memory (returned as the tensor itself)."""
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    if _is_tensor(out):
+        return _tensor_plain(name, "out", out)
+    return out
 
 
 def _checked_alpha(name, alpha):
@@ -164,10 +210,16 @@ def _checked_alpha(name, alpha):
     as a NumPy array (see _plain_operands)."""
     if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(f"{name}: alpha must be a real number, got bool {alpha!r}")
-    if isinstance(alpha, numbers.Real) and not isinstance(alpha, np.generic):
-        if not math.isfinite(alpha):
-            raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
-        return alpha
+    if isinstance(alpha, (numbers.Real, decimal.Decimal)) and not isinstance(alpha, np.generic):
+        # Every Python number is checked alike; a Fraction or Decimal becomes the nearest
+        # float, which NumPy would otherwise take as an object and find no loop for.
+        try:
+            value = float(alpha)
+        except (OverflowError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: alpha must be finite, got {reprlib.repr(alpha)}")
+        return alpha if type(alpha) in (int, float) else value
     if _is_duck_array(alpha):
         _refuse_lost_missing(name, "alpha", alpha)
         dtype = getattr(alpha, "dtype", None)
@@ -212,6 +264,14 @@ def _operand(obj):
     return what, kind
 
 
+def _named(name, exc):
+    """NumPy's own error, led by the public function's name as every lrelu error is."""
+    if str(exc).startswith(name + ":"):
+        return exc
+    # NumPy's own subclasses (_UFuncNoLoopError, ...) take other constructor arguments
+    return (TypeError if isinstance(exc, TypeError) else ValueError)(f"{name}: {exc}")
+
+
 def _type_error(name, exc, out=None, **operands):
     """A TypeError naming the operand NumPy found no loop for, or the out it could not cast
     the result into; else the original error."""
@@ -228,7 +288,7 @@ def _type_error(name, exc, out=None, **operands):
         return TypeError(f"{name}: out has dtype {out.dtype}, which cannot hold the "
                          f"{result_dtype} result (casting={getattr(exc, 'casting', 'same_kind')!r}); "
                          "use a floating-point out")
-    return exc
+    return _named(name, exc)
 
 
 def _value_error(name, exc, out=None, in_place=False, **operands):
@@ -244,7 +304,7 @@ def _value_error(name, exc, out=None, in_place=False, **operands):
         shapes = {label: np.shape(obj) for label, obj in operands.items()}
         out_shape = None if out is None else np.shape(out)
     except Exception:
-        return exc
+        return _named(name, exc)
     listed = ", ".join(f"{label} {shape}" for label, shape in shapes.items())
     try:
         result = np.broadcast_shapes(*shapes.values())
@@ -260,7 +320,7 @@ def _value_error(name, exc, out=None, in_place=False, **operands):
                               "is changed in place and keeps its shape")
         return ValueError(f"{name}: out has shape {out_shape}, but the result has shape {result} "
                           f"({listed})")
-    return exc
+    return _named(name, exc)
 
 
 def _checked_inplace_target(name, x):
@@ -279,13 +339,102 @@ def _checked_inplace_target(name, x):
     if x.dtype.kind in "biu":
         raise TypeError(f"{name} works in place on a floating-point array, got dtype {x.dtype}; "
                         f"use {name.rstrip('_')}(x) for a new float64 result")
+    _refuse_without_loop(name, "x", x.dtype)
     if x.dtype.kind != "f":
         raise _not_real(name, "x", _kind_name(x), x.dtype.kind)
 
 
-def _where(kwargs):
-    where = kwargs.get("where", True)
-    return {} if where is True else {"where": where}
+# NumPy 1.x compares a 0-d x with a Python alpha as two scalars (value-based casting), so a
+# 0-d x takes the envelope's slow path there, which applies NEP 50 (_plain_operands).
+_NUMPY_1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+_NUMPY_2 = not _NUMPY_1
+# NumPy's own real dtypes, by dtype class (one per type, byte order aside). A user dtype is
+# never plain, so the envelope looks at it: ml_dtypes' float8_e5m2 has kind "f" and
+# float8_e4m3b11fnuz the type character "L" of NumPy's unsigned long.
+_FLOAT_CLASSES = frozenset(type(np.dtype(c)) for c in "efdg")
+_PLAIN_CLASSES = _FLOAT_CLASSES | frozenset(type(np.dtype(c)) for c in "?bBhHiIlLqQ")
+_NO_KEYWORDS: dict = {}
+
+
+def _cast(name, label, obj, keywords):
+    casting = keywords.get("casting", "same_kind")
+    dtype = np.dtype(keywords["dtype"])
+    if not np.can_cast(obj.dtype, dtype, casting):
+        raise TypeError(f"{name}: cannot cast {label} from {obj.dtype} to {dtype} "
+                        f"(casting={casting!r})")
+    return obj.astype(dtype)
+
+
+def _is_plain(x):
+    # An ndarray of one of NumPy's real dtypes: the ufunc takes it as it is, with nothing to
+    # unwrap, refuse or re-type.
+    return type(x) is _ndarray and type(x.dtype) in _PLAIN_CLASSES and not (_NUMPY_1 and x.ndim == 0)
+
+
+def _call(name, ufunc, labels, operands, alpha, out=None, keywords=_NO_KEYWORDS):
+    """The one envelope every elementwise function goes through: alpha checked, containers
+    unwrapped (torch) or refused where they would lose data, NEP 50 for a Python alpha, the
+    ufunc called with every keyword, NumPy's errors reworded with the function's name, and a
+    tensor result for tensor operands.
+
+    Plain ndarrays with a finite Python float alpha skip straight to the ufunc: the
+    1,000-element call pays two type checks (BENCHMARKS.md, small arrays)."""
+    if type(alpha) is not float or alpha - alpha != 0.0:
+        alpha = _checked_alpha(name, alpha)
+    torch = None
+    if not all(map(_is_plain, operands)):
+        operands, alpha, torch = _plain_operands(name, labels, operands, alpha)
+        if "dtype" in keywords and any(map(_is_dask, operands)):
+            # dask takes dtype= as the result's dtype and casts the result; the ufunc computes
+            # in that dtype, which differs where the cast changes an input (-1e-310 to -0.0)
+            operands = tuple(_cast(name, label, obj, keywords) if _is_dask(obj) else obj
+                             for label, obj in zip(labels, operands))
+    result_tensor = None
+    if out is not None and type(out) is not _ndarray:
+        if _is_tensor(out):
+            result_tensor, out = out, _plain_out(name, out)
+        elif isinstance(out, tuple) and len(out) == 1 and _is_tensor(out[0]):
+            result_tensor, out = out[0], _plain_out(name, out)
+    where = keywords.get("where", True) if keywords else True
+    if where is not True and _is_tensor(where):
+        keywords = dict(keywords, where=_tensor_plain(name, "where", where))
+    try:
+        result = ufunc(*operands, alpha, out=out, **keywords)
+    except TypeError as exc:
+        raise _type_error(name, exc, out, **dict(zip(labels, operands))) from exc
+    except ValueError as exc:
+        where = {} if where is True else {"where": where}
+        raise _value_error(name, exc, out, in_place=out is operands[-1] and name.endswith("_"),
+                           **dict(zip(labels, operands)), alpha=alpha, **where) from exc
+    if result_tensor is not None:
+        return result_tensor
+    if torch is not None and out is None and isinstance(result, (np.ndarray, np.generic)):
+        # a new tensor sharing the result's memory, as torch's own __array_wrap__ made it; a
+        # result of another library (a dask alpha makes a dask array) is left as it is
+        return torch.from_numpy(np.asarray(result))
+    return result
+
+
+def _fast(x, alpha, out, classes=_PLAIN_CLASSES):
+    """Whether a call on ndarrays with a Python float alpha may go straight to the ufunc: a
+    finite alpha, NumPy's own dtype, a plain out. Each public function asks this before the
+    envelope, whose function calls cost more than the ufunc itself on a 1,000-element array
+    (BENCHMARKS.md, small arrays); whatever fails goes through the envelope."""
+    return (alpha - alpha == 0.0 and type(x.dtype) in classes and (out is None or type(out) is _ndarray)
+            and not (_NUMPY_1 and x.ndim == 0))
+
+
+def _in_place(name, ufunc, x, alpha):
+    if type(x) is not _ndarray or type(x.dtype) not in _FLOAT_CLASSES or (_NUMPY_1 and x.ndim == 0):
+        _checked_inplace_target(name, x)
+    return _call(name, ufunc, ("x",), (x,), alpha, out=x)
+
+
+def _chosen(name, table, at_zero):
+    ufunc = table.get(at_zero) if type(at_zero) is str else None
+    if ufunc is None:
+        raise _bad_at_zero(name, at_zero)
+    return ufunc
 
 
 def leaky_relu(x, alpha=0.01, out=None, **kwargs):
@@ -315,18 +464,12 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     >>> lrelu.leaky_relu(np.array([-2.0, -0.0, 0.0, 3.0]))
     array([-0.02, -0.  ,  0.  ,  3.  ])
     """
-    if type(alpha) is not float or alpha - alpha != 0.0:  # fast path: a finite Python float
-        alpha = _checked_alpha("leaky_relu", alpha)
-    if type(x) is not _ndarray:
-        (x,), torch = _plain_operands("leaky_relu", x=x)
-        if torch:
-            return _as_tensor(torch, leaky_relu(x, alpha, out, **kwargs), out)
-    try:
-        return _forward(x, alpha, out=out, **kwargs)
-    except TypeError as exc:
-        raise _type_error("leaky_relu", exc, out, x=x) from exc
-    except ValueError as exc:
-        raise _value_error("leaky_relu", exc, out, x=x, alpha=alpha, **_where(kwargs)) from exc
+    if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
+        try:
+            return _forward(x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _call("leaky_relu", _forward, ("x",), (x,), alpha, out, kwargs)
 
 
 def leaky_relu_(x, alpha=0.01):
@@ -339,14 +482,13 @@ def leaky_relu_(x, alpha=0.01):
     >>> x
     array([-0.02,  3.  ])
     """
-    if type(x) is not _ndarray or x.dtype.kind != "f":
-        _checked_inplace_target("leaky_relu_", x)
-    if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha("leaky_relu_", alpha)
-    try:
-        return _forward(x, alpha, out=x)
-    except ValueError as exc:
-        raise _value_error("leaky_relu_", exc, x, in_place=True, x=x, alpha=alpha) from exc
+    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
+            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+        try:
+            return _forward(x, alpha, out=x)
+        except ValueError:
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _in_place("leaky_relu_", _forward, x, alpha)
 
 
 def leaky_relu_derivative(x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
@@ -366,37 +508,27 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
     >>> lrelu.leaky_relu_derivative(np.array([-1.0, 0.0, 2.0], dtype=np.float32), at_zero="alpha")
     array([0.01, 0.01, 1.  ], dtype=float32)
     """
-    derivative = _DERIVATIVES.get(at_zero) if type(at_zero) is str else None
-    if derivative is None:
-        raise _bad_at_zero("leaky_relu_derivative", at_zero)
-    if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha("leaky_relu_derivative", alpha)
-    if type(x) is not _ndarray:
-        (x,), torch = _plain_operands("leaky_relu_derivative", x=x)
-        if torch:
-            return _as_tensor(torch, leaky_relu_derivative(x, alpha, out, **kwargs), out)
-    try:
-        return derivative(x, alpha, out=out, **kwargs)
-    except TypeError as exc:
-        raise _type_error("leaky_relu_derivative", exc, out, x=x) from exc
-    except ValueError as exc:
-        raise _value_error("leaky_relu_derivative", exc, out, x=x, alpha=alpha, **_where(kwargs)) from exc
+    ufunc = _chosen("leaky_relu_derivative", _DERIVATIVES, at_zero)
+    if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
+        try:
+            return ufunc(x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _call("leaky_relu_derivative", ufunc,
+                 ("x",), (x,), alpha, out, kwargs)
 
 
 def leaky_relu_derivative_(x, alpha=0.01, *, at_zero="one"):
     """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it.
     ``at_zero`` as for :func:`leaky_relu_derivative`."""
-    derivative = _DERIVATIVES.get(at_zero) if type(at_zero) is str else None
-    if derivative is None:
-        raise _bad_at_zero("leaky_relu_derivative_", at_zero)
-    if type(x) is not _ndarray or x.dtype.kind != "f":
-        _checked_inplace_target("leaky_relu_derivative_", x)
-    if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha("leaky_relu_derivative_", alpha)
-    try:
-        return derivative(x, alpha, out=x)
-    except ValueError as exc:
-        raise _value_error("leaky_relu_derivative_", exc, x, in_place=True, x=x, alpha=alpha) from exc
+    ufunc = _chosen("leaky_relu_derivative_", _DERIVATIVES, at_zero)
+    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
+            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+        try:
+            return ufunc(x, alpha, out=x)
+        except ValueError:
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _in_place("leaky_relu_derivative_", ufunc, x, alpha)
 
 
 def leaky_relu_backward(grad, x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
@@ -421,29 +553,28 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, *, at_zero="one", **kwarg
     >>> lrelu.leaky_relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0]), at_zero="alpha")
     array([0.01, 0.01, 1.  ])
     """
-    backward = _BACKWARDS.get(at_zero) if type(at_zero) is str else None
-    if backward is None:
-        raise _bad_at_zero("leaky_relu_backward", at_zero)
-    if type(alpha) is not float or alpha - alpha != 0.0:
-        alpha = _checked_alpha("leaky_relu_backward", alpha)
-    if type(grad) is not _ndarray or type(x) is not _ndarray:
-        (grad, x), torch = _plain_operands("leaky_relu_backward", grad=grad, x=x)
-        if torch:
-            return _as_tensor(torch, leaky_relu_backward(grad, x, alpha, out, **kwargs), out)
-    try:
-        return backward(grad, x, alpha, out=out, **kwargs)
-    except TypeError as exc:
-        raise _type_error("leaky_relu_backward", exc, out, grad=grad, x=x) from exc
-    except ValueError as exc:
-        raise _value_error("leaky_relu_backward", exc, out, grad=grad, x=x, alpha=alpha,
-                           **_where(kwargs)) from exc
+    ufunc = _chosen("leaky_relu_backward", _BACKWARDS, at_zero)
+    if (type(grad) is _ndarray and type(x) is _ndarray and type(alpha) is float and not kwargs
+            and _is_plain(grad) and _fast(x, alpha, out)):
+        try:
+            return ufunc(grad, x, alpha, out=out)
+        except (TypeError, ValueError):
+            pass        # nothing was written: the envelope runs the call again and says why
+    return _call("leaky_relu_backward", ufunc,
+                 ("grad", "x"), (grad, x), alpha, out, kwargs)
 
 
 def _real_array(name, label, obj):
+    _refuse_lost_missing(name, label, obj)
+    _refuse_without_loop(name, label, _dtype_of(obj))
     what, kind = _operand(obj)
     if kind is None or kind not in "fiub":
         raise _not_real(name, label, what, kind)
     return np.asarray(obj)
+
+
+def _is_dask(obj):
+    return hasattr(obj, "__dask_graph__") and type(obj).__module__.startswith("dask.")
 
 
 def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
@@ -505,21 +636,59 @@ def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
     if type(at_zero) is not str or at_zero not in _DERIVATIVES:
         raise _bad_at_zero(name, at_zero)
     alpha = _checked_alpha(name, alpha)
+    operands = {"grad": grad, "x": x, "alpha": alpha, "out": out}
+    if any(map(_is_dask, operands.values())):
+        from ._prelu_dask import prelu_backward as lazy
+        if out is not None:
+            raise TypeError(f"{name}: out= cannot take a dask result, which is computed lazily; "
+                            "call without out and store the result (e.g. da.store)")
+        return lazy(name, grad, x, alpha, at_zero, _prelu_numpy)
+    for label, obj in operands.items():
+        if label != "alpha" and obj is not None and _is_duck_array(obj) and not _is_tensor(obj):
+            raise TypeError(f"{name}: {label} is a {type(obj).__module__.partition('.')[0]} "
+                            f"{type(obj).__name__}; grad_alpha sums over axes, which it labels "
+                            f"its own way: pass NumPy arrays ({label}.to_numpy() or "
+                            f"np.asarray({label})), or dask or torch arrays")
+    torch = None
+    if any(map(_is_tensor, operands.values())):
+        torch = sys.modules["torch"]
+        operands = {label: _tensor_plain(name, label, obj) if _is_tensor(obj) else obj
+                    for label, obj in operands.items()}
+    grad_x, grad_alpha = _prelu_numpy(name, operands["grad"], operands["x"], operands["alpha"],
+                                      at_zero, operands["out"])
+    if torch is None:
+        return grad_x, grad_alpha
+    # tensors in, tensors out: grad_x shares the result's memory (or is the out tensor), and
+    # grad_alpha is a tensor of alpha's shape unless alpha was a Python number
+    grad_x = out if _is_tensor(out) else torch.from_numpy(grad_x)
+    if isinstance(grad_alpha, (np.ndarray, np.generic)):
+        grad_alpha = torch.from_numpy(np.asarray(grad_alpha))
+    return grad_x, grad_alpha
+
+
+def check_prelu_shapes(name, grad_shape, x_shape, alpha_shape):
+    """grad and x of one shape, and alpha broadcasting to it without growing it."""
+    if grad_shape != x_shape:
+        raise ValueError(f"{name}: grad has shape {grad_shape} but x has shape {x_shape}; "
+                         "they must be equal")
+    try:
+        shape = np.broadcast_shapes(x_shape, alpha_shape)
+    except ValueError:
+        raise ValueError(f"{name}: alpha has shape {alpha_shape}, which does not broadcast to "
+                         f"x's shape {x_shape}") from None
+    if shape != x_shape:
+        raise ValueError(f"{name}: alpha has shape {alpha_shape}, which would broadcast x's "
+                         f"shape {x_shape} to {shape}; alpha must broadcast to x's shape "
+                         "(grad_alpha sums over the axes alpha is broadcast along)")
+
+
+def _prelu_numpy(name, grad, x, alpha, at_zero, out, raw=False):
+    """prelu_backward on NumPy operands (alpha already checked); raw: the sums unrounded, in
+    their own precision (lrelu/_prelu_dask.py adds those of several blocks)."""
     grad_values = _real_array(name, "grad", grad)
     x_values = _real_array(name, "x", x)
     alpha_values = np.asarray(alpha)
-    if grad_values.shape != x_values.shape:
-        raise ValueError(f"{name}: grad has shape {grad_values.shape} but x has shape "
-                         f"{x_values.shape}; they must be equal")
-    try:
-        shape = np.broadcast_shapes(x_values.shape, alpha_values.shape)
-    except ValueError:
-        raise ValueError(f"{name}: alpha has shape {alpha_values.shape}, which does not "
-                         f"broadcast to x's shape {x_values.shape}") from None
-    if shape != x_values.shape:
-        raise ValueError(f"{name}: alpha has shape {alpha_values.shape}, which would broadcast "
-                         f"x's shape {x_values.shape} to {shape}; alpha must broadcast to x's "
-                         "shape (grad_alpha sums over the axes alpha is broadcast along)")
+    check_prelu_shapes(name, grad_values.shape, x_values.shape, alpha_values.shape)
     python_number = isinstance(alpha, numbers.Number) and not isinstance(alpha, np.generic)
     dtype = np.result_type(grad_values, x_values, alpha if python_number else alpha_values)
     if dtype.kind != "f":
@@ -537,6 +706,8 @@ def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
             raise ValueError(f"{name}: out is read-only")
     grad_x, sums = _prelu.backward(grad_values, x_values, alpha_values, out, dtype,
                                    at_zero == "alpha")
+    if raw:
+        return grad_x, sums
     grad_alpha = sums.astype(dtype)
     if python_number:
         return grad_x, float(grad_alpha)

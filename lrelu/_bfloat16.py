@@ -25,13 +25,13 @@ _MODULE = "ml_dtypes"
 def has_loops(dtype):
     """Whether `dtype` (a numpy.dtype) is the bfloat16 the ufuncs have loops for; type numbers
     are unique in a process. Cheap: leaky_relu_ asks it on every bfloat16 call."""
-    return dtype.num == ufuncs._USER_TYPES.get("E")
+    return dtype.num == ufuncs.registered_dtype("E")
 
 
 def _register(module):
     """Registers for ml_dtypes' bfloat16; never makes the user's import of ml_dtypes fail."""
     try:
-        ufuncs._register_bfloat16(module.bfloat16)
+        ufuncs.register_dtype("E", module.bfloat16)
     except Exception as exc:  # an ml_dtypes without bfloat16, or a NumPy refusing the loops
         warnings.warn(f"lrelu: no bfloat16 loops ({type(exc).__name__}: {exc}); bfloat16 "
                       "arrays will be computed through NumPy's casts", RuntimeWarning,

@@ -44,16 +44,42 @@ cdef enum:
     AT_ZERO_ONE = 0
     AT_ZERO_ALPHA = 1
 
-# out = g * slope(x), slope(x) = 1 if x >= 0 else alpha, over n elements with byte strides.
-# forward: g = x; derivative: g = &one with g_step 0; backward: g = grad. The thread count is
-# decided here, once per call.
-cdef void kernel(Py_ssize_t n, const real* g, Py_ssize_t g_step, const real* x, Py_ssize_t x_step,
-                 const real* alpha, Py_ssize_t alpha_step, real* out, Py_ssize_t out_step,
-                 int flags) noexcept nogil
-# The same, with g and x converted to float64 on the fly.
-cdef void converting_kernel(Py_ssize_t n, const source* g, Py_ssize_t g_step, const source* x,
-                            Py_ssize_t x_step, const double* alpha, Py_ssize_t alpha_step,
-                            double* out, Py_ssize_t out_step, int flags) noexcept nogil
+# One call's operands, by address and byte step: out = g * slope(x), slope(x) = 1 if x >= 0
+# else alpha. forward: g = x; derivative: g = &one with g_step 0; backward: g = grad. A step
+# of 0 is one value for every element. kernel() fills in_order.
+cdef struct Operands:
+    const void* g
+    Py_ssize_t g_step
+    const void* x
+    Py_ssize_t x_step
+    const void* alpha
+    Py_ssize_t alpha_step
+    void* out
+    Py_ssize_t out_step
+    int flags           # AT_ZERO_ALPHA, LRELU_STREAM
+    bint in_order       # out partly overlaps an input: one thread, element by element
+
+# The typed kernel over n elements; tag (its value unused) picks the element type. The
+# thread count is decided here, once per call.
+cdef void kernel(const real* tag, Py_ssize_t n, Operands* a) noexcept nogil
+# The same, with g and x of a source type converted to float64 on the fly (alpha and out
+# are float64).
+cdef void converting_kernel(const source* tag, Py_ssize_t n, Operands* a) noexcept nogil
+
+# Every element type of a team's chunks: the tag that picks run's specialization (PReLU
+# passes an unsigned char one it does not read).
+ctypedef fused element:
+    real
+    source
+
+# The one team loop: plans nbytes of a `kind` of call (lrelu/_threads.pxd), then runs
+# run(tag, job, lo, hi) over 0..n on one thread, or on a team in chunks of a multiple of
+# grain; raises every thread's floating-point flags on the caller, except a NaN compare's
+# "invalid". in_order: run(tag, job, 0, n) on the calling thread, unplanned.
+cdef void team(const element* tag, Py_ssize_t nbytes, int kind, bint in_order, Py_ssize_t n,
+               Py_ssize_t grain,
+               void (*run)(const element* tag, const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil,
+               const void* job) noexcept nogil
 
 ctypedef fused floating_t:
     float

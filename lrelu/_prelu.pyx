@@ -8,13 +8,13 @@ the result has the same bits either way (src/prelu.h says how).
 """
 
 cimport numpy as cnp
-from cython.parallel cimport prange
 
 import math
 
 import numpy as np
 
-from lrelu._threads cimport lrelu_plan, plan_begin, plan_end, share_begin, share_end, LRELU_PLAN_PRELU
+from lrelu._kernels cimport team
+from lrelu._threads cimport LRELU_PLAN_PRELU
 
 from lrelu import _kernels
 
@@ -59,12 +59,18 @@ TYPES = {
 ROW_MIN = 64
 
 
+cdef void _units(const unsigned char* tag, const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t u
+    for u in range(lo, hi):
+        lrelu_prelu_unit(<const lrelu_prelu_job*>job, u)
+
+
 cdef object _run(cnp.ndarray grad, cnp.ndarray x, cnp.ndarray alpha, cnp.ndarray out,
                  Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner, int at_zero_alpha):
     """The kernel on C-contiguous grad, x, out of one dtype, seen as (outer, channels,
     inner), alpha one value per channel: the per-channel sums, in the sum dtype."""
     kind, alpha_dtype, sum_dtype = TYPES[x.dtype]
-    cdef Py_ssize_t repeat = 1, u
+    cdef Py_ssize_t repeat = 1
     if 1 < inner < ROW_MIN:
         repeat, channels, inner = inner, channels * inner, 1
         alpha = np.repeat(alpha, repeat)
@@ -83,20 +89,10 @@ cdef object _run(cnp.ndarray grad, cnp.ndarray x, cnp.ndarray alpha, cnp.ndarray
     job.sum, job.comp = cnp.PyArray_DATA(sums), cnp.PyArray_DATA(comps)
     cdef void* totals_data = cnp.PyArray_DATA(totals)
     cdef Py_ssize_t nbytes = x.nbytes
-    cdef lrelu_plan plan
-    cdef double t0
     with nogil:
-        plan = plan_begin(nbytes, LRELU_PLAN_PRELU)
-        if plan.threads <= 1:
-            for u in range(job.units):
-                lrelu_prelu_unit(&job, u)
-        else:
-            for u in prange(job.units, schedule='static', num_threads=plan.threads):
-                t0 = share_begin()
-                lrelu_prelu_unit(&job, u)
-                share_end(&plan, t0)
+        # units in any order on any thread give the same bits (src/prelu.h)
+        team(<const unsigned char*>NULL, nbytes, LRELU_PLAN_PRELU, False, job.units, 1, _units, &job)
         lrelu_prelu_reduce(&job, totals_data)
-        plan_end(&plan)
     if repeat > 1:
         totals = totals.reshape(-1, repeat).sum(axis=1)
     return totals

@@ -14,6 +14,7 @@ cdef extern from "threads.h" nogil:
         LRELU_PLAN_THREE
         LRELU_PLAN_CONVERT
         LRELU_PLAN_PRELU
+        LRELU_PLAN_GRAD_INPLACE
 
 cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil

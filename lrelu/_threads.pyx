@@ -62,8 +62,27 @@ cdef extern from "threads.h" nogil:
     long lrelu_parallel_regions()
     int lrelu_set_adaptive(int on)
     int lrelu_adaptive()
-    void lrelu_bucket_state(int kind, int bucket, double* serial_cost, double* parallel_cost,
-                            double* credit, unsigned long* calls, unsigned long* explorations)
+    ctypedef struct lrelu_bucket_snapshot:
+        double serial
+        double team
+        double relative
+        double credit
+        int on_team
+        unsigned long calls
+        unsigned long explorations
+    void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot* view)
+    # the planner's constants (threads.h)
+    int LRELU_N_BUCKETS
+    double LRELU_EXPLORE_BUDGET
+    double LRELU_ACTIVE_WEIGHT
+    double LRELU_EXPLORE_WEIGHT
+    int LRELU_TRY_CALLS
+    double LRELU_CREDIT_CAP
+    double LRELU_SAMPLE_CAP
+    double LRELU_BILL_CAP
+    int LRELU_WARMUP_CALLS
+    double LRELU_IDLE_GAP
+    double LRELU_STAY_MARGIN
     int lrelu_bucket_of(Py_ssize_t nbytes)
     void lrelu_reset_learning()
     void lrelu_pretend(double serial, double team, double share)
@@ -71,7 +90,34 @@ cdef extern from "threads.h" nogil:
 if lrelu_install_atfork() != 0:
     raise ImportError("lrelu: pthread_atfork failed; a forked child could hang in OpenMP")
 
-lrelu_set_cpu_limit(_cpus.available_cpus(), "OMP_NUM_THREADS" in os.environ)
+_cpu_limit = _cpus.available_cpus()
+lrelu_set_cpu_limit(_cpu_limit, "OMP_NUM_THREADS" in os.environ)
+
+# The CPUs this process may use when lrelu was imported (affinity mask and cgroup quota), or
+# the machine's count where neither can be read.
+USABLE_CPUS = _cpu_limit or os.cpu_count() or 1
+# The most threads threads(n) and set_num_threads(n) accept. OpenMP's runtimes accept
+# anything and then fail: libgomp segfaults starting 100,000 threads and aborts out of memory
+# at 2**31 - 1. More threads than CPUs only wait for each other here (the kernels are bound
+# by memory, a team member per CPU is the most that helps), so four times the CPUs leaves
+# room to experiment and stays far from those failures.
+MAX_THREADS = 4 * USABLE_CPUS
+
+# The planner's tuning constants, as src/threads.h names them once (what each is for is
+# said there and in src/threads.c).
+PLANNER = {
+    "size_classes": LRELU_N_BUCKETS,
+    "explore_budget": LRELU_EXPLORE_BUDGET,
+    "active_weight": LRELU_ACTIVE_WEIGHT,
+    "explore_weight": LRELU_EXPLORE_WEIGHT,
+    "try_calls": LRELU_TRY_CALLS,
+    "credit_cap": LRELU_CREDIT_CAP,
+    "sample_cap": LRELU_SAMPLE_CAP,
+    "bill_cap": LRELU_BILL_CAP,
+    "warmup_calls": LRELU_WARMUP_CALLS,
+    "idle_gap_seconds": LRELU_IDLE_GAP,
+    "stay_margin": LRELU_STAY_MARGIN,
+}
 
 
 cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil:
@@ -98,15 +144,24 @@ def get_num_threads():
     return lrelu_threads_now()
 
 
-def _check_count(n):
+def _check_count(n, function):
+    """n as an int, checked before anything changes; errors name the public function."""
     if isinstance(n, bool):
-        raise TypeError(f"number of threads must be an integer, got {n!r}")
+        raise TypeError(f"{function}: number of threads must be an integer, got {n!r}")
     try:
         n = n.__index__()
     except (AttributeError, TypeError):
-        raise TypeError(f"number of threads must be an integer, got {type(n).__name__}") from None
+        raise TypeError(f"{function}: number of threads must be an integer, "
+                        f"got {type(n).__name__}") from None
     if n < 1:
-        raise ValueError(f"number of threads must be at least 1, got {n}")
+        raise ValueError(f"{function}: number of threads must be at least 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"{function}: at most {MAX_THREADS} threads (4 x the {USABLE_CPUS} "
+                         f"CPUs this process may use), got {n}")
+    if n > USABLE_CPUS:
+        warnings.warn(f"{function}: {n} threads on {USABLE_CPUS} CPUs that this process may "
+                      f"use: threads past that wait for each other, and large calls get slower",
+                      RuntimeWarning, stacklevel=3)
     return n
 
 
@@ -123,15 +178,25 @@ def set_num_threads(n):
 
     This takes precedence over ``OMP_NUM_THREADS`` and threadpoolctl limits, as an explicit
     ``num_threads`` clause does in OpenMP itself; ``lrelu.threads(n)`` takes precedence over
-    it within its block. ``set_num_threads(None)`` goes back to following OpenMP. In a
-    process created by ``fork``, lrelu runs serially and this warns (``RuntimeWarning``).
+    it within its block. ``set_num_threads(None)`` goes back to following OpenMP (passing
+    back the count this returned instead pins that count).
+
+    Returns the count in force before the call, as ``get_num_threads()`` gave it in this
+    Python thread (numexpr's ``set_num_threads`` does the same).
+
+    ``n`` is at most ``lrelu._threads.MAX_THREADS``, 4 times the CPUs this process may use
+    (its affinity mask and cgroup quota, read at import): a larger ``n`` raises
+    ``ValueError``, and one above the CPUs warns (``RuntimeWarning``). In a process created
+    by ``fork``, lrelu runs serially and this warns (``RuntimeWarning``).
     """
+    previous = lrelu_threads_now()
     if n is None:
         lrelu_set_process_request(0)
-        return
-    n = _check_count(n)
+        return previous
+    n = _check_count(n, "set_num_threads")
     _warn_if_forked(n)
     lrelu_set_process_request(n)
+    return previous
 
 
 class threads:
@@ -140,10 +205,10 @@ class threads:
 
     Other Python threads keep their own setting, and a new thread starts from the
     process-wide one (``set_num_threads``). Blocks nest. The same object may be entered by
-    several threads at once."""
+    several threads at once. ``n`` has the bound that ``set_num_threads`` has."""
 
     def __init__(self, n):
-        self.n = _check_count(n)
+        self.n = _check_count(n, "threads")
         self._saved = threading.local()
 
     def __enter__(self):
@@ -175,7 +240,8 @@ def _set_adaptive(on):
 
 
 _KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "three": LRELU_PLAN_THREE,
-          "convert": LRELU_PLAN_CONVERT, "prelu": LRELU_PLAN_PRELU}
+          "grad_inplace": LRELU_PLAN_GRAD_INPLACE, "convert": LRELU_PLAN_CONVERT,
+          "prelu": LRELU_PLAN_PRELU}
 
 
 def _learning(nbytes, kind):
@@ -183,13 +249,57 @@ def _learning(nbytes, kind):
     seconds per byte on one thread and on a team (0.0 while unknown), the time budget left
     for trying the slower one, and how many calls and tries it has seen.
     ``kind``: "inplace" (one array), "out" (read one, write another), "three" (read two,
-    write a third: a backward), "convert" (integer or mixed-precision input), "prelu"."""
-    cdef double serial, parallel, credit
-    cdef unsigned long calls, explorations
-    lrelu_bucket_state(_KINDS[kind], lrelu_bucket_of(nbytes), &serial, &parallel, &credit,
-                       &calls, &explorations)
-    return {"serial": serial, "parallel": parallel, "credit": credit, "calls": calls,
-            "explorations": explorations}
+    write a third: a backward), "grad_inplace" (a backward into its gradient), "convert"
+    (integer or mixed-precision input), "prelu"."""
+    return _bucket(_KINDS[kind], lrelu_bucket_of(nbytes))
+
+
+def _bucket(int kind, int size_class):
+    cdef lrelu_bucket_snapshot view
+    lrelu_bucket_view(kind, size_class, &view)
+    return {"serial": view.serial, "parallel": view.team, "relative": view.relative,
+            "credit": view.credit, "on_team": bool(view.on_team), "calls": view.calls,
+            "explorations": view.explorations}
+
+
+def thread_report():
+    """What lrelu's thread planner decided and why, for every kind of call and size class it
+    has seen in this process: a dict with the thread settings and a list ``"classes"``.
+
+    Each entry of ``"classes"``: ``kind`` ("inplace": one array read and written; "out":
+    read one, write another; "three": read two, write a third, a backward out of place;
+    "grad_inplace": a backward into its gradient; "convert": integer or mixed-precision
+    input; "prelu"), ``bytes`` (the size class:
+    calls moving from ``bytes[0]`` up to ``bytes[1]`` bytes per array), ``mode`` ("team",
+    "one thread", or "warming up" during its first ``PLANNER["warmup_calls"]`` calls),
+    ``one_thread`` and ``team`` (measured seconds per byte, None while unknown),
+    ``team_over_one`` (a team call's time over one thread's at the same moment; a team is
+    used below 1 and left above 1 + ``PLANNER["stay_margin"]``), ``calls`` (timed calls)
+    and ``tries`` (tries of the mode not in use). Calls below ``parallel_threshold_bytes``,
+    under one thread, or made while another Python thread had the team are not timed and
+    not counted. ``planner`` holds the rules' constants."""
+    classes = []
+    for name, kind in _KINDS.items():
+        for size_class in range(LRELU_N_BUCKETS):
+            b = _bucket(kind, size_class)
+            if not b["calls"]:
+                continue
+            warming = b["calls"] <= LRELU_WARMUP_CALLS or not b["serial"] or not b["relative"]
+            classes.append({
+                "kind": name,
+                "bytes": (1 << size_class, 1 << (size_class + 1)),
+                "mode": "warming up" if warming else "team" if b["on_team"] else "one thread",
+                "one_thread": b["serial"] or None,
+                "team": b["parallel"] or None,
+                "team_over_one": b["relative"] or None,
+                "calls": b["calls"],
+                "tries": b["explorations"],
+            })
+    info = _openmp_info()
+    return {"threads": lrelu_threads_now(), "max_threads": MAX_THREADS,
+            "usable_cpus": USABLE_CPUS, "adaptive": info["adaptive"],
+            "parallel_threshold_bytes": info["parallel_threshold_bytes"],
+            "planner": dict(PLANNER), "classes": classes}
 
 
 def _reset_learning():

@@ -32,6 +32,17 @@ def der_lrelu_at_zero_alpha(x, alpha=0.01):
     return np.where(x > 0.0, 1.0, alpha)
 
 
+def nep50_alpha(x, alpha):
+    """alpha as NEP 50 (NumPy 2's promotion rule) hands a Python number to the listings beside
+    a floating x: rounded to x's dtype. Under NumPy 1.x's value-based casting a 0-d x and a
+    Python number are two scalars and the listing gives float64; lrelu follows NEP 50 on
+    every NumPy, so its tests give the listings this alpha. Not from the glossary entry."""
+    dtype = np.asarray(x).dtype
+    if isinstance(alpha, (int, float)) and dtype.kind == "f":
+        return dtype.type(alpha)
+    return alpha
+
+
 _DERIVATIVES = {"one": der_lrelu, "alpha": der_lrelu_at_zero_alpha}
 
 

@@ -1,5 +1,7 @@
 # The raw ufuncs: leaky_relu(x, alpha), leaky_relu_derivative(x, alpha) (nin=2, nout=1) and
 # leaky_relu_backward(grad, x, alpha) (nin=3, nout=1), with every ufunc keyword.
+from typing import Any
+
 import numpy as np
 
 leaky_relu: np.ufunc
@@ -15,3 +17,7 @@ BACKWARD_TYPES: list[str]
 # bfloat16's rows ("E"), registered for ml_dtypes' dtype once ml_dtypes is imported.
 BFLOAT16_UNARY_TYPES: list[str]
 BFLOAT16_BACKWARD_TYPES: list[str]
+
+# Rows for a user dtype of the table ("E": bfloat16), and the type number they were given.
+def register_dtype(code: str, dtype: Any) -> None: ...
+def registered_dtype(code: str) -> int | None: ...

@@ -18,19 +18,19 @@
  *   after lrelu was idle, clock speed, another library's threads leaving the cores) slows
  *   the share as much as the call, and leaves the ratio alone; helpers that start or finish
  *   late (load) slow only the call, and raise it.
- * A call goes to a team when that ratio is below 1, and leaves it above 1 + STAY_MARGIN.
+ * A call goes to a team when that ratio is below 1, and leaves it above 1 + LRELU_STAY_MARGIN.
  * Timing the team against one thread's average instead, an earlier version took every slow
  * moment for load: in a benchmark that alternates libraries it ran on one thread for most
  * calls, and lost to PyTorch.
  *
  * The mode not in use is tried again now and then, paid from a time budget: each call in the
- * mode in use earns EXPLORE_BUDGET of its time, and a try (TRY_CALLS calls in a row; the
+ * mode in use earns LRELU_EXPLORE_BUDGET of its time, and a try (LRELU_TRY_CALLS calls in a row; the
  * second is the sample, as the first may find the helpers asleep) is made when the savings
  * cover its estimated time. It is billed in full, so under load, where a team call may take
  * a whole time slice, tries stay within that share of the time. Two traps: paying only a
  * try's excess over the better mode made tries free when the modes were close, and calls
  * alternated for good; and a one-off stall billed in full stopped tries for thousands of
- * calls, so a try's first call is billed at most BILL_CAP times its second.
+ * calls, so a try's first call is billed at most LRELU_BILL_CAP times its second.
  *
  * Why not the alternatives: OMP_WAIT_POLICY=passive cannot be set for a runtime that another
  * library may already have loaded, and issue 15 found it slower at 1e5; a fixed threshold
@@ -47,8 +47,10 @@
 
 #if defined(_WIN32)
 #include <intrin.h>
+#include <windows.h>
 #else
 #include <pthread.h>
+#include <sched.h>
 #endif
 
 #if defined(_MSC_VER)
@@ -63,7 +65,6 @@
 #if defined(_MSC_VER)
 static int load_int(volatile long *p) { return (int)*p; }
 static void store_int(volatile long *p, int v) { _InterlockedExchange(p, v); }
-static unsigned long next_count(volatile long *p) { return (unsigned long)_InterlockedIncrement(p); }
 static int try_lock(volatile long *p) { return _InterlockedCompareExchange(p, 1, 0) == 0; }
 static void unlock(volatile long *p) { _InterlockedExchange(p, 0); }
 static double load_double(volatile double *p) { return *p; }   /* aligned 8 bytes: atomic on x64 */
@@ -71,10 +72,6 @@ static void store_double(volatile double *p, double v) { *p = v; }
 #else
 static int load_int(volatile long *p) { return (int)__atomic_load_n(p, __ATOMIC_RELAXED); }
 static void store_int(volatile long *p, int v) { __atomic_store_n(p, (long)v, __ATOMIC_RELAXED); }
-static unsigned long next_count(volatile long *p)
-{
-    return (unsigned long)__atomic_add_fetch(p, 1, __ATOMIC_RELAXED);
-}
 static int try_lock(volatile long *p)
 {
     long expected = 0;
@@ -95,6 +92,24 @@ static void store_double(volatile double *p, double v)
     __atomic_store_n((volatile uint64_t *)p, bits, __ATOMIC_RELAXED);
 }
 #endif
+
+/* A bucket's lock: held for a few dozen instructions, so a waiter spins, and yields its CPU
+ * only when the holder was preempted (free-threaded Python, or the GIL released around the
+ * kernels, lets any number of threads update one bucket). */
+static void lock_spin(volatile long *p)
+{
+    int spins = 0;
+    while (!try_lock(p)) {
+        if (++spins == 64) {
+            spins = 0;
+#if defined(_WIN32)
+            SwitchToThread();
+#else
+            sched_yield();
+#endif
+        }
+    }
+}
 
 /* ---- OpenMP, fork ------------------------------------------------------------------- */
 
@@ -201,38 +216,33 @@ int lrelu_threads_now(void)
 
 /* ---- the planner ------------------------------------------------------------------------ */
 
-#define N_BUCKETS 48            /* size classes: floor(log2(bytes)) */
-#define EXPLORE_BUDGET 0.05     /* share of time that trying the other mode may cost */
-#define ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode in use */
-#define EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
-#define TRY_CALLS 2             /* a try: this many calls of the other mode in a row */
-#define CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts of tries */
-#define SAMPLE_CAP 4.0          /* a sample counts as at most this many times one thread */
-#define BILL_CAP 4.0            /* a try's first call is billed at most this many times its second */
-#define WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
-#define IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
-#define STAY_MARGIN 0.1         /* a team is left only when it is this much slower than one */
-
+/* A bucket's fields are read and written only under its lock (lock_spin), so an update is
+ * whole: two threads finishing calls of one size class at once used to mix their fields,
+ * and one of two increments could be lost. Only calls past the parallel threshold, which
+ * take a quarter of a millisecond and more, reach a bucket, so an uncontended lock costs
+ * nothing visible. The fields are plain, not atomics: an access outside the lock is then a
+ * data race that ThreadSanitizer reports (tools/tsan.sh). */
 struct bucket {
-    volatile double serial;     /* seconds per byte on one thread; 0: unknown */
-    volatile double team;       /* seconds per byte on a team: the faster warm-up call, then averaged */
-    volatile double serial_low; /* seconds per byte: the lower envelope of one-thread calls */
-    volatile double share_low;  /* ... and of the caller's own share in team calls */
-    volatile double relative;   /* a team call's time / one thread's, at the same moment */
-    volatile double credit;     /* seconds that trying the other mode may still spend */
-    volatile double try_first;  /* seconds the first call of the try under way took */
-    volatile long trying;       /* 1 + the mode of the try under way; 0: none */
-    volatile long on_team;      /* the mode in use: 1 a team, 0 one thread */
-    volatile long calls, explorations;
+    volatile long lock;
+    double serial;              /* seconds per byte on one thread; 0: unknown */
+    double team;                /* seconds per byte on a team: the faster warm-up call, then averaged */
+    double serial_low;          /* seconds per byte: the lower envelope of one-thread calls */
+    double share_low;           /* ... and of the caller's own share in team calls */
+    double relative;            /* a team call's time / one thread's, at the same moment */
+    double credit;              /* seconds that trying the other mode may still spend */
+    double try_first;           /* seconds the first call of the try under way took */
+    long trying;                /* 1 + the mode of the try under way; 0: none */
+    long on_team;               /* the mode in use: 1 a team, 0 one thread */
+    unsigned long calls, explorations;
 };
 
 /* [kind][size class]: kinds differ in cost per byte (an in-place call touches one array, a
  * backward three), and a training step alternates them on the same size; timed together,
  * each kind's calls would be judged against another's estimates. */
-static struct bucket buckets[LRELU_PLAN_KINDS][N_BUCKETS];
+static struct bucket buckets[LRELU_PLAN_KINDS][LRELU_N_BUCKETS];
 static volatile double team_end = -1.0;     /* when the last team call ended */
 static volatile long woke_last = 0;         /* the last team call was not a sample: it woke */
-static ptrdiff_t parallel_min_bytes = 256 * 1024;   /* bench/threshold.py measures it */
+static volatile long parallel_min_bytes = 256 * 1024;   /* bench/threshold.py measures it */
 static volatile long parallel_regions = 0;
 static volatile long adaptive = 1;
 
@@ -255,8 +265,12 @@ void lrelu_pretend(double serial, double team, double share)
     }
 }
 
-ptrdiff_t lrelu_parallel_min_bytes(void) { return parallel_min_bytes; }
-void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes) { parallel_min_bytes = nbytes; }
+/* Bytes per array: kept below 2 GiB (a long holds it on every platform). */
+ptrdiff_t lrelu_parallel_min_bytes(void) { return load_int(&parallel_min_bytes); }
+void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes)
+{
+    store_int(&parallel_min_bytes, nbytes > 0x7fffffff ? 0x7fffffff : (int)nbytes);
+}
 long lrelu_parallel_regions(void) { return load_int(&parallel_regions); }
 int lrelu_adaptive(void) { return load_int(&adaptive); }
 
@@ -270,35 +284,54 @@ int lrelu_set_adaptive(int on)
 int lrelu_bucket_of(ptrdiff_t nbytes)
 {
     int b = 0;
-    while (nbytes > 1 && b < N_BUCKETS - 1) {
+    while (nbytes > 1 && b < LRELU_N_BUCKETS - 1) {
         nbytes >>= 1;
         b++;
     }
     return b;
 }
 
-static struct bucket *bucket_at(int index)     /* index: kind * N_BUCKETS + size class */
+static struct bucket *bucket_at(int index)     /* index: kind * LRELU_N_BUCKETS + size class */
 {
-    int i = index < 0 ? 0 : index % (LRELU_PLAN_KINDS * N_BUCKETS);
-    return &buckets[i / N_BUCKETS][i % N_BUCKETS];
+    int i = index < 0 ? 0 : index % (LRELU_PLAN_KINDS * LRELU_N_BUCKETS);
+    return &buckets[i / LRELU_N_BUCKETS][i % LRELU_N_BUCKETS];
 }
 
-void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *parallel_cost,
-                        double *credit, unsigned long *calls, unsigned long *explorations)
+void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot *view)
 {
     int k = kind < 0 ? 0 : kind >= LRELU_PLAN_KINDS ? LRELU_PLAN_KINDS - 1 : kind;
-    int b = bucket < 0 ? 0 : bucket >= N_BUCKETS ? N_BUCKETS - 1 : bucket;
+    int b = bucket < 0 ? 0 : bucket >= LRELU_N_BUCKETS ? LRELU_N_BUCKETS - 1 : bucket;
     struct bucket *s = &buckets[k][b];
-    *serial_cost = load_double(&s->serial);
-    *parallel_cost = load_double(&s->team);
-    *credit = load_double(&s->credit);
-    *calls = (unsigned long)load_int(&s->calls);
-    *explorations = (unsigned long)load_int(&s->explorations);
+    lock_spin(&s->lock);
+    view->serial = s->serial;
+    view->team = s->team;
+    view->relative = s->relative;
+    view->credit = s->credit;
+    view->on_team = s->on_team;
+    view->calls = s->calls;
+    view->explorations = s->explorations;
+    unlock(&s->lock);
 }
 
 void lrelu_reset_learning(void)
 {
-    memset((void *)buckets, 0, sizeof buckets);
+    int i;
+    for (i = 0; i < LRELU_PLAN_KINDS * LRELU_N_BUCKETS; i++) {
+        struct bucket *s = bucket_at(i);
+        lock_spin(&s->lock);
+        s->serial = 0.0;
+        s->team = 0.0;
+        s->serial_low = 0.0;
+        s->share_low = 0.0;
+        s->relative = 0.0;
+        s->credit = 0.0;
+        s->try_first = 0.0;
+        s->trying = 0;
+        s->on_team = 0;
+        s->calls = 0;
+        s->explorations = 0;
+        unlock(&s->lock);
+    }
     store_double(&team_end, -1.0);
     store_int(&woke_last, 0);
 }
@@ -316,7 +349,7 @@ static int take_team(void)
 }
 
 /* Seconds per byte that a call of the mode not in use is expected to take (mode: the one in
- * use), believed up to SAMPLE_CAP times a call of the mode in use, as a sample never counts
+ * use), believed up to LRELU_SAMPLE_CAP times a call of the mode in use, as a sample never counts
  * for more either. The cap matters when the warm-up overrated the other mode: two one-thread
  * calls slowed by another process (a compiler, in CI) made one thread look ten times slower
  * than a team, so a try waited for that much savings, some 800 calls, and the estimate went
@@ -326,12 +359,12 @@ static int take_team(void)
  * their budget. */
 static double other_mode(struct bucket *s, int mode)
 {
-    double serial = load_double(&s->serial), team = load_double(&s->team);
-    double relative = load_double(&s->relative);
+    double serial = s->serial, team = s->team;
+    double relative = s->relative;
     if (mode) {
-        return serial < SAMPLE_CAP * team ? serial : SAMPLE_CAP * team;
+        return serial < LRELU_SAMPLE_CAP * team ? serial : LRELU_SAMPLE_CAP * team;
     }
-    return serial * (relative < SAMPLE_CAP ? relative : SAMPLE_CAP);
+    return serial * (relative < LRELU_SAMPLE_CAP ? relative : LRELU_SAMPLE_CAP);
 }
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
@@ -342,7 +375,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     unsigned long calls;
     int threads, mode, trying;
 
-    if (nbytes < parallel_min_bytes) {
+    if (nbytes < lrelu_parallel_min_bytes()) {
         return plan;
     }
     threads = lrelu_threads_now();
@@ -358,16 +391,17 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     if (kind < 0 || kind >= LRELU_PLAN_KINDS) {
         kind = LRELU_PLAN_OUT;
     }
-    plan.bucket = kind * N_BUCKETS + lrelu_bucket_of(nbytes);
+    plan.bucket = kind * LRELU_N_BUCKETS + lrelu_bucket_of(nbytes);
     s = bucket_at(plan.bucket);
-    calls = next_count(&s->calls);
-    serial = load_double(&s->serial);
-    relative = load_double(&s->relative);
-    trying = load_int(&s->trying);
-    if (calls <= WARMUP_CALLS || serial == 0.0 || relative == 0.0) {
+    lock_spin(&s->lock);
+    calls = ++s->calls;
+    serial = s->serial;
+    relative = s->relative;
+    trying = s->trying;
+    if (calls <= LRELU_WARMUP_CALLS || serial == 0.0 || relative == 0.0) {
         /* Warm-up: both modes twice, alternately, before any choice. Not charged to the
          * budget. */
-        mode = load_double(&s->team) == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
+        mode = s->team == 0.0 ? 1 : serial == 0.0 ? 0 : (int)(calls & 1);
         plan.explore = WARMING_UP;
     } else if (trying) {
         mode = trying - 1;
@@ -377,21 +411,23 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
          * few MB, on two threads that share the memory bus), one helper starting late
          * raised the ratio just past 1, and the planner went to one thread; then a try
          * that met another late start kept it there for hundreds of calls. */
-        mode = relative < (load_int(&s->on_team) ? 1.0 + STAY_MARGIN : 1.0);
-        store_int(&s->on_team, mode);
+        mode = relative < (s->on_team ? 1.0 + LRELU_STAY_MARGIN : 1.0);
+        s->on_team = mode;
         worse = other_mode(s, mode) * (double)nbytes;
-        if (load_double(&s->credit) >= TRY_CALLS * worse) {
+        if (s->credit >= LRELU_TRY_CALLS * worse) {
             mode = !mode;
             plan.explore = TRY_FIRST;
         }
     }
     if (mode == 1 && !take_team()) {
+        unlock(&s->lock);
         plan.bucket = -1;                   /* another Python thread has the team: not timed */
         return plan;
     }
     if (plan.explore == TRY_FIRST) {
-        next_count(&s->explorations);
+        ++s->explorations;
     }
+    unlock(&s->lock);
     plan.threads = mode ? threads : 1;
     plan.parallel = mode;
     plan.start = pretend_serial > 0.0 ? pretend_now : now();
@@ -399,20 +435,20 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
 }
 
 /* The lower envelope of a mode's times: it follows a faster sample at once and a slower
- * one by ACTIVE_WEIGHT. Stalls only add time, so the envelope is the mode's time at a quiet
+ * one by LRELU_ACTIVE_WEIGHT. Stalls only add time, so the envelope is the mode's time at a quiet
  * moment, and the two envelopes' ratio is the team's speedup. Averages instead mixed
  * moments: one-thread tries that came at quiet moments against the team's shares at the
  * slow start of each batch read a team of two as slower than one thread when it was
  * nearly twice as fast, and the planner lost to PyTorch (bench/notes.md). */
 static double low(double old, double sample)
 {
-    return old == 0.0 || sample < old ? sample : old + ACTIVE_WEIGHT * (sample - old);
+    return old == 0.0 || sample < old ? sample : old + LRELU_ACTIVE_WEIGHT * (sample - old);
 }
 
 /* One thread's time over the caller's share, kept between 1 and the team's size. */
 static double speedup_of(struct bucket *s, int threads)
 {
-    double serial_low = load_double(&s->serial_low), share_low = load_double(&s->share_low);
+    double serial_low = s->serial_low, share_low = s->share_low;
     double measured = share_low > 0.0 ? serial_low / share_low : 0.0;
     return measured < 1.0 ? 1.0 : measured > (double)threads ? (double)threads : measured;
 }
@@ -429,10 +465,10 @@ void lrelu_plan_end(const lrelu_plan *plan)
     double weight;
     int woke;
 
-    if (plan->threads > 1) {
-        unlock(&team_busy);
-    }
     if (plan->bucket < 0) {
+        if (plan->threads > 1) {
+            unlock(&team_busy);
+        }
         return;
     }
     end = now();
@@ -444,41 +480,45 @@ void lrelu_plan_end(const lrelu_plan *plan)
     }
     elapsed = end - plan->start;
     s = bucket_at(plan->bucket);
-    serial = load_double(&s->serial);
-    relative = load_double(&s->relative);
-    weight = plan->explore == TRY_SECOND ? EXPLORE_WEIGHT : ACTIVE_WEIGHT;
+    lock_spin(&s->lock);
+    serial = s->serial;
+    relative = s->relative;
+    weight = plan->explore == TRY_SECOND ? LRELU_EXPLORE_WEIGHT : LRELU_ACTIVE_WEIGHT;
     woke = 0;
     if (plan->parallel) {
-        /* A team call that had to wake its helpers (none ran for IDLE_GAP, so they may have
+        /* A team call that had to wake its helpers (none ran for LRELU_IDLE_GAP, so they may have
          * gone to sleep) is not a sample: the wake-up is paid once per pause, not per call,
          * and counted it made every first call after a pause look like load. Never two in a
          * row, so a program that pauses between all its calls still learns. */
-        woke = plan->start - load_double(&team_end) > IDLE_GAP && !load_int(&woke_last);
+        woke = plan->start - load_double(&team_end) > LRELU_IDLE_GAP && !load_int(&woke_last);
         store_int(&woke_last, woke);
         store_double(&team_end, end);
+        unlock(&team_busy);     /* only now: team_end and woke_last belong to the team */
         if (work > 0.0) {
-            store_double(&s->share_low, low(load_double(&s->share_low), work / plan->nbytes));
+            s->share_low = low(s->share_low, work / plan->nbytes);
         }
     } else {
-        store_double(&s->serial_low, low(load_double(&s->serial_low), elapsed / plan->nbytes));
+        s->serial_low = low(s->serial_low, elapsed / plan->nbytes);
     }
     if (plan->explore == TRY_FIRST) {
         /* not a sample either: judged by the second call, which finds the helpers awake */
-        store_double(&s->try_first, elapsed);
-        store_int(&s->trying, 1 + plan->parallel);
+        s->try_first = elapsed;
+        s->trying = 1 + plan->parallel;
+        unlock(&s->lock);
         return;
     }
     if (plan->explore == WARMING_UP) {
         /* the faster of the two samples of each mode: what slows a call (the process's first
          * team creating its threads, another runtime's threads still spinning) only adds */
         if (plan->parallel) {
-            store_double(&s->team, min_or(load_double(&s->team), elapsed / plan->nbytes));
+            s->team = min_or(s->team, elapsed / plan->nbytes);
         } else {
-            store_double(&s->serial, serial = min_or(serial, elapsed / plan->nbytes));
+            s->serial = serial = min_or(serial, elapsed / plan->nbytes);
         }
-        if (serial > 0.0 && load_double(&s->team) > 0.0) {
-            store_double(&s->relative, load_double(&s->team) / serial);
+        if (serial > 0.0 && s->team > 0.0) {
+            s->relative = s->team / serial;
         }
+        unlock(&s->lock);
         return;
     }
     if (plan->parallel) {
@@ -490,41 +530,42 @@ void lrelu_plan_end(const lrelu_plan *plan)
         if (!woke && work > 0.0) {
             speedup = speedup_of(s, plan->threads);
             sample = elapsed / (work * speedup);
-            if (sample > SAMPLE_CAP) {
-                sample = SAMPLE_CAP;
+            if (sample > LRELU_SAMPLE_CAP) {
+                sample = LRELU_SAMPLE_CAP;
             }
-            store_double(&s->relative, relative + weight * (sample - relative));
-            team = load_double(&s->team);
+            s->relative = relative + weight * (sample - relative);
+            team = s->team;
             sample = elapsed / plan->nbytes;
-            if (sample > SAMPLE_CAP * team) {
-                sample = SAMPLE_CAP * team;
+            if (sample > LRELU_SAMPLE_CAP * team) {
+                sample = LRELU_SAMPLE_CAP * team;
             }
-            store_double(&s->team, team + weight * (sample - team));
+            s->team = team + weight * (sample - team);
         }
     } else {
         sample = elapsed / plan->nbytes;
-        if (sample > SAMPLE_CAP * serial) {
-            sample = SAMPLE_CAP * serial;
+        if (sample > LRELU_SAMPLE_CAP * serial) {
+            sample = LRELU_SAMPLE_CAP * serial;
         }
-        store_double(&s->serial, serial + weight * (sample - serial));
+        s->serial = serial + weight * (sample - serial);
     }
-    credit = load_double(&s->credit);
+    credit = s->credit;
     if (plan->explore == TRY_SECOND) {
         /* pay the whole try, as long as it really took (charged at an estimate's cap
          * instead, tries of a team whose helper the OS did not schedule, next to busy
          * processes, cost several times the budget, and the default lost to one thread by
          * 2x). Only a first call many times slower than the second is billed less: that
          * was a one-off, not the mode. */
-        store_int(&s->trying, 0);
-        first = load_double(&s->try_first);
-        credit -= (first < BILL_CAP * elapsed ? first : BILL_CAP * elapsed) + elapsed;
+        s->trying = 0;
+        first = s->try_first;
+        credit -= (first < LRELU_BILL_CAP * elapsed ? first : LRELU_BILL_CAP * elapsed) + elapsed;
     } else {
-        credit += EXPLORE_BUDGET * elapsed;
-        limit = CREDIT_CAP * TRY_CALLS * plan->nbytes
+        credit += LRELU_EXPLORE_BUDGET * elapsed;
+        limit = LRELU_CREDIT_CAP * LRELU_TRY_CALLS * plan->nbytes
                 * other_mode(s, plan->parallel);
         if (credit > limit) {
             credit = limit;
         }
     }
-    store_double(&s->credit, credit);
+    s->credit = credit;
+    unlock(&s->lock);
 }

@@ -44,7 +44,25 @@ typedef struct {
 #define LRELU_PLAN_THREE 2      /* read two, write a third (a backward out of place) */
 #define LRELU_PLAN_CONVERT 3    /* integer or mixed-precision input, converted to float64 */
 #define LRELU_PLAN_PRELU 4      /* prelu_backward's pass and its per-channel sums */
-#define LRELU_PLAN_KINDS 5
+/* A backward in place (out=grad): reads two arrays and writes one of them. Timed with
+ * LRELU_PLAN_OUT it was judged by fresh results, whose team calls are bound by page faults
+ * and gain little, so a 1e8 backward that gains from a team was kept on one thread. */
+#define LRELU_PLAN_GRAD_INPLACE 5
+#define LRELU_PLAN_KINDS 6
+
+/* The planner's constants, named once: src/threads.c says what each is for, and
+ * lrelu._threads.PLANNER reads them (tests read them there, never copy them). */
+#define LRELU_N_BUCKETS 48            /* size classes: floor(log2(bytes)) */
+#define LRELU_EXPLORE_BUDGET 0.05     /* share of time that trying the other mode may cost */
+#define LRELU_ACTIVE_WEIGHT 0.125     /* moving-average weight of a call in the mode in use */
+#define LRELU_EXPLORE_WEIGHT 0.5      /* ... and of a try of the other mode, which comes rarely */
+#define LRELU_TRY_CALLS 2             /* a try: this many calls of the other mode in a row */
+#define LRELU_CREDIT_CAP 1.0          /* savings are capped at one try's worth: no bursts of tries */
+#define LRELU_SAMPLE_CAP 4.0          /* a sample counts as at most this many times one thread */
+#define LRELU_BILL_CAP 4.0            /* a try's first call is billed at most this many times its second */
+#define LRELU_WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
+#define LRELU_IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
+#define LRELU_STAY_MARGIN 0.1         /* a team is left only when it is this much slower than one */
 
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind);
 /* The planner's clock (seconds); the kernels time the caller's share of a team call with it. */
@@ -58,9 +76,16 @@ long lrelu_parallel_regions(void);
  * layer existed (for bench/ comparisons and tests). Returns the old value. */
 int lrelu_set_adaptive(int on);
 int lrelu_adaptive(void);
-/* For tests and bench/: what a size class has learned. */
-void lrelu_bucket_state(int kind, int bucket, double *serial_cost, double *parallel_cost,
-                        double *credit, unsigned long *calls, unsigned long *explorations);
+/* What a size class has learned, read whole under its lock (lrelu.thread_report, tests). */
+typedef struct {
+    double serial;              /* seconds per byte on one thread; 0: unknown */
+    double team;                /* seconds per byte on a team; 0: unknown */
+    double relative;            /* a team call's time over one thread's, at the same moment */
+    double credit;              /* seconds that trying the other mode may still spend */
+    int on_team;                /* the mode in use: 1 a team, 0 one thread */
+    unsigned long calls, explorations;
+} lrelu_bucket_snapshot;
+void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot *view);
 int lrelu_bucket_of(ptrdiff_t nbytes);
 void lrelu_reset_learning(void);
 /* For tests: time calls by a clock of their own at these costs (seconds per byte: one thread,

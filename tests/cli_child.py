@@ -3,7 +3,8 @@ MODE VALUE ARGS...`` (tests/cli_helpers.py starts it with tests/ on PYTHONPATH).
 
   without MODULE          MODULE cannot be imported (an optional one: tqdm, matplotlib)
   pause POINT:CHUNK       `apply` announces "lrelu-test-paused POINT CHUNK" on stderr at that
-                          checkpoint and stops there, for the test to SIGKILL it
+                          checkpoint and stops there, for the test to SIGKILL it, or to send
+                          it other signals and then SIGUSR1 to let it go on
   delay SECONDS           `apply` sleeps at every chunk, so a kill at a random time lands mid-job
   peak-memory -           prints "grew_kib N" on stderr: how much the peak resident memory grew
 
@@ -12,6 +13,7 @@ in lrelu reads the environment for tests.
 """
 
 import functools
+import signal
 import sys
 import time
 
@@ -23,10 +25,15 @@ def _with_checkpoint(checkpoint):
 
 
 def _pause_at(wanted):
+    go = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: go.append(signum))
+
     def checkpoint(point, chunk):
         if f"{point}:{chunk}" == wanted:
             print(f"lrelu-test-paused {point} {chunk}", file=sys.stderr, flush=True)
-            time.sleep(3600)
+            deadline = time.monotonic() + 3600
+            while not go and time.monotonic() < deadline:
+                time.sleep(0.01)
     return checkpoint
 
 

@@ -4,6 +4,8 @@ import os
 import random
 import re
 import signal
+import stat
+import subprocess
 import sys
 import time
 
@@ -22,8 +24,17 @@ from helpers import assert_same, sample
 ODD_CHUNK_MB = 0.003
 
 
-def expected(x, alpha=0.01, derivative=False):
-    return reference.der_lrelu_typed(x, alpha) if derivative else reference.lrelu(x, alpha)
+def expected(x, alpha=0.01, derivative=False, at_zero="one"):
+    return reference.der_lrelu_typed(x, alpha, at_zero) if derivative else reference.lrelu(x, alpha)
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory, monkeypatch):
+    """lrelu's state (completion records, hard-link pointers) in a folder of this test's own,
+    never the user's ~/.local/state: the commands started here inherit the variable."""
+    home = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    return home
 
 
 def listing(directory):
@@ -493,3 +504,381 @@ def test_a_read_only_file_cannot_be_changed_in_place(tmp_path):
     os.chmod(src, 0o444)
     assert_one_line_error(run_lrelu("apply", src, "--in-place"), 1, "cannot open it for writing")
     assert listing(tmp_path) == ["ro.npy"]
+
+
+# ---- issue 20: no silent wrong data -----------------------------------------------------------
+
+LAST = 7                                   # the last chunk of an 8-chunk file
+
+
+def resume(src, *extra):
+    return run_lrelu("apply", src, "--in-place", "--chunk-mb", CHUNK_MB, *extra)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_after_the_last_chunk_is_durable_does_not_interrupt(tmp_path, signame):
+    # Reproduction 5: the run used to say "interrupted, run again" here, and the rerun applied
+    # f twice. The last chunk is on disk: the run is done, and says so with status 0.
+    x = sample((8 * CHUNK,), np.float64, seed=20)
+    src = save(tmp_path / "data.npy", x)
+    run = start_paused(src, "flushed", LAST, "--alpha", "0.3", "--chunk-mb", CHUNK_MB)
+    run.proc.send_signal(getattr(signal, signame))
+    time.sleep(0.2)
+    run.proc.send_signal(signal.SIGUSR1)               # the test's pause lets go
+    assert run.proc.wait(timeout=60) == 0
+    rest = "".join(iter(run.lines.get, None))
+    assert "interrupted" not in rest and "after the work was on disk" in rest, rest
+    assert_same(np.load(src), reference.lrelu(x, 0.3))
+    assert listing(tmp_path) == ["data.npy"]
+    again = resume(src, "--alpha", "0.3")             # what a user unsure of the outcome does
+    assert again.returncode == 0 and "already transformed" in again.stdout, again
+    assert_same(np.load(src), reference.lrelu(x, 0.3))
+
+
+@pytest.mark.parametrize("point, chunk", [("journal-written", 2), ("transformed", LAST)])
+def test_a_signal_before_the_commit_point_says_interrupted_and_the_rerun_finishes(tmp_path, point, chunk):
+    x = sample((8 * CHUNK,), np.float64, seed=21)
+    src = save(tmp_path / "data.npy", x)
+    run = start_paused(src, point, chunk, "--chunk-mb", CHUNK_MB)
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "interrupted (run the same command again to finish)" in "".join(iter(run.lines.get, None))
+    done = resume(src)
+    assert done.returncode == 0 and "resuming" in done.stderr, done.stderr
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+@pytest.mark.parametrize("point", ["flushed", "recorded"])
+def test_killed_between_the_commit_point_and_the_journals_removal_the_rerun_is_exact(tmp_path, point):
+    x = sample((8 * CHUNK,), np.float64, seed=22)
+    src = save(tmp_path / "data.npy", x)
+    assert start_paused(src, point, LAST if point == "flushed" else 0, "--chunk-mb", CHUNK_MB).kill() == -9
+    for _ in range(2):
+        done = resume(src)
+        assert done.returncode == 0, done.stderr
+        assert_same(np.load(src), reference.lrelu(x))
+    assert "already transformed" in done.stdout
+    assert listing(tmp_path) == ["data.npy"]
+
+
+def test_a_rerun_on_a_transformed_file_changes_nothing_unless_again(tmp_path, state_home):
+    x = sample((3 * CHUNK,), np.float32, seed=23)
+    src = save(tmp_path / "data.npy", x)
+    assert resume(src, "--alpha", "0.2").returncode == 0
+    once = reference.lrelu(x, 0.2)
+    done = resume(src, "--alpha", "0.2")
+    assert done.returncode == 0 and done.stderr == ""
+    assert "already transformed by leaky_relu(alpha=0.2)" in done.stdout and "UTC" in done.stdout
+    assert_same(np.load(src), once)
+    [record] = os.listdir(state_home / "lrelu" / "done")
+    assert os.stat(state_home / "lrelu" / "done" / record).st_mode & 0o777 == 0o600
+    assert os.stat(state_home / "lrelu").st_mode & 0o777 == 0o700
+    assert resume(src, "--alpha", "0.2", "--again").returncode == 0
+    assert_same(np.load(src), reference.lrelu(once, 0.2))
+    save(src, x)                                       # new contents: transformed as usual
+    assert resume(src, "--alpha", "0.2").returncode == 0
+    assert_same(np.load(src), once)
+
+
+def test_output_onto_a_file_with_a_pending_journal_is_refused(tmp_path):
+    # Reproduction 6: -o over y.npy left y's stale journal to steer the next run on it.
+    y = sample((8 * CHUNK,), np.float64, seed=24)
+    target = save(tmp_path / "y.npy", y)
+    src = save(tmp_path / "x.npy", sample((8 * CHUNK,), np.float64, seed=25))
+    start_paused(target, "journal-written", 3, "--chunk-mb", CHUNK_MB).kill()
+    before = target.read_bytes()
+    done = run_lrelu("apply", src, "-o", target)
+    assert_one_line_error(done, 1, str(target), "journal", "--in-place")
+    assert target.read_bytes() == before
+    assert resume(target).returncode == 0
+    assert_same(np.load(target), reference.lrelu(y))
+
+
+def test_a_running_in_place_job_is_not_reported_as_interrupted(tmp_path):
+    # Reproduction 7: the second command read the live journal and advised a rerun.
+    x = sample((8 * CHUNK,), np.float64, seed=26)
+    src = save(tmp_path / "same.npy", x)
+    first = start_paused(src, "transformed", 2, "--chunk-mb", CHUNK_MB)
+    try:
+        for args in (["-o", tmp_path / "out.npy"], ["--in-place", "--chunk-mb", CHUNK_MB]):
+            line = assert_one_line_error(run_lrelu("apply", src, *args), 1, "working on this file right now")
+            assert "interrupted" not in line
+        assert not os.path.exists(tmp_path / "out.npy")
+    finally:
+        first.proc.send_signal(signal.SIGUSR1)
+    assert first.proc.wait(timeout=60) == 0
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="links need privileges there")
+@pytest.mark.parametrize("link", ["symlink", "hardlink", "hardlink-elsewhere"])
+def test_the_journal_follows_the_file_whatever_name_the_run_was_given(tmp_path, link):
+    # Reproduction 8: a run killed on an alias left a journal the real name did not see.
+    x = sample((8 * CHUNK,), np.float64, seed=27)
+    real = save(tmp_path / "d.npy", x)
+    (tmp_path / "other").mkdir()
+    alias = tmp_path / ("other" if link == "hardlink-elsewhere" else ".") / "alias.npy"
+    os.symlink(real, alias) if link == "symlink" else os.link(real, alias)
+    start_paused(alias, "journal-written", 3, "--chunk-mb", CHUNK_MB).kill()
+    before = real.read_bytes()
+    assert_one_line_error(run_lrelu("apply", real, "-o", tmp_path / "copy.npy"), 1, "interrupted", "--in-place")
+    assert not os.path.exists(tmp_path / "copy.npy")
+    assert real.read_bytes() == before
+    done = resume(real)
+    assert done.returncode == 0 and "resuming" in done.stderr, done.stderr
+    assert_same(np.load(real), reference.lrelu(x))
+    assert not [name for name in listing(tmp_path) + listing(tmp_path / "other") if JOURNAL_SUFFIX in name]
+
+
+def test_a_file_rewritten_between_kill_and_resume_is_refused_and_left_alone(tmp_path):
+    # Reproduction 9: new values of the same shape were resumed as if they were the old ones.
+    src = save(tmp_path / "data.npy", sample((8 * CHUNK,), np.float64, seed=28))
+    start_paused(src, "journal-written", 3, "--chunk-mb", CHUNK_MB).kill()
+    save(src, sample((8 * CHUNK,), np.float64, seed=29))
+    before = src.read_bytes()
+    assert_one_line_error(resume(src), 1, "not yet transformed changed", "left untouched")
+    assert src.read_bytes() == before and os.path.exists(journal_of(src))
+
+
+def test_a_file_replaced_between_kill_and_resume_is_refused_and_left_alone(tmp_path):
+    src = save(tmp_path / "data.npy", sample((8 * CHUNK,), np.float64, seed=30))
+    start_paused(src, "journal-written", 3, "--chunk-mb", CHUNK_MB).kill()
+    save(tmp_path / "new.npy", sample((8 * CHUNK,), np.float64, seed=31))
+    os.replace(tmp_path / "new.npy", src)              # a new inode under the old name
+    before = src.read_bytes()
+    assert_one_line_error(resume(src), 1, "belongs to another file", "inode")
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("field, value", [("start", "zero"), ("count", -1), ("alpha", "nonsense"),
+                                          ("shape", None), ("at_zero", "both")])
+def test_a_journal_of_the_right_checksum_with_bad_fields_is_refused_in_one_line(tmp_path, field, value):
+    import json
+    import struct
+    import zlib
+    src, before, journal = interrupted(tmp_path)
+    data = open(journal, "rb").read()
+    magic = apply._JOURNAL_MAGIC
+    (body_len,) = struct.unpack_from("<Q", data, len(magic))
+    state = json.loads(data[len(magic) + 8:len(magic) + 8 + body_len])
+    state[field] = value
+    body = json.dumps(state).encode()
+    rest = data[len(magic) + 8 + body_len:-4]
+    forged = magic + struct.pack("<Q", len(body)) + body + rest
+    with open(journal, "wb") as f:
+        f.write(forged + struct.pack("<I", zlib.crc32(forged)))
+    assert_one_line_error(resume(src), 1, "damaged")
+    assert open(src, "rb").read() == before
+
+
+def npy_with_header(path, header_text, data=b""):
+    """A .npy file whose header dictionary is header_text, verbatim."""
+    text = header_text.encode("latin1")
+    pad = 64 - (10 + len(text) + 1) % 64
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct_len(len(text) + pad + 1) + text + b" " * pad + b"\n" + data)
+    return path
+
+
+def struct_len(n):
+    return n.to_bytes(2, "little")
+
+
+@pytest.mark.parametrize("shape", ["(4294967296, 4294967296)", "(-3,)", "(2**100,)", "(100000000000000000000000,)",
+                                   "(1.5,)", "(True,)", "(0, 9223372036854775807, 4)", "(-1, 0)"])
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_headers_numpy_would_not_accept_give_one_line_and_touch_nothing(tmp_path, capsys, shape, mode):
+    src = npy_with_header(tmp_path / "h.npy", f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}",
+                          bytes(128))
+    before = files_in(tmp_path)
+    where = ["-o", tmp_path / "o.npy"] if mode == "out" else ["--in-place"]
+    assert_one_line_error(run_in_process(capsys, "apply", src, *where), 1, str(src))
+    assert files_in(tmp_path) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_as_input_and_never_replaced_as_output(tmp_path):
+    fifo = tmp_path / "pipe.npy"
+    os.mkfifo(fifo)
+    good = save(tmp_path / "good.npy", sample((100,), np.float32))
+    for args in ([fifo, "-o", tmp_path / "o.npy"], [fifo, "--in-place"]):
+        assert_one_line_error(run_lrelu("apply", *args, timeout=30), 1, str(fifo), "a FIFO")
+    assert_one_line_error(run_lrelu("apply", good, "-o", fifo, timeout=30), 1, str(fifo), "a FIFO", "regular")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert listing(tmp_path) == ["good.npy", "pipe.npy"]
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root to make a device node")
+def test_a_device_node_is_never_replaced(tmp_path):
+    node = tmp_path / "null"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    good = save(tmp_path / "good.npy", sample((100,), np.float32))
+    assert_one_line_error(run_lrelu("apply", good, "-o", node), 1, "character device")
+    assert stat.S_ISCHR(os.lstat(node).st_mode)
+
+
+def test_output_keeps_an_existing_files_permissions_and_a_new_one_follows_the_umask(tmp_path):
+    good = save(tmp_path / "good.npy", sample((100,), np.float32))
+    private = save(tmp_path / "private.npy", np.zeros(3))
+    os.chmod(private, 0o600)
+    assert run_lrelu("apply", good, "-o", private).returncode == 0
+    assert os.stat(private).st_mode & 0o7777 == 0o600
+    umask = os.umask(0o027)
+    try:
+        assert run_lrelu("apply", good, "-o", tmp_path / "new.npy").returncode == 0
+    finally:
+        os.umask(umask)
+    assert os.stat(tmp_path / "new.npy").st_mode & 0o7777 == 0o640
+    assert_same(np.load(private), reference.lrelu(np.load(good)))
+
+
+def test_an_input_truncated_under_the_run_gives_one_line_and_no_sigbus(tmp_path):
+    x = sample((8 * CHUNK,), np.float64, seed=32)
+    src = save(tmp_path / "in.npy", x)
+    out = save(tmp_path / "out.npy", np.arange(3.0))
+    run = start_paused_out_of_place(src, out, 2)
+    os.truncate(src, 1000)
+    run.proc.send_signal(signal.SIGUSR1)
+    assert run.proc.wait(timeout=60) == 1
+    errors = [line for line in iter(run.lines.get, None) if "error" in line]    # a progress bar aside
+    assert len(errors) == 1 and str(src) in errors[0] and "changed size" in errors[0], errors
+    assert_same(np.load(out), np.arange(3.0))
+    assert listing(tmp_path) == ["in.npy", "out.npy"]
+
+
+def test_a_file_truncated_under_an_in_place_run_is_reported_and_not_resumed(tmp_path):
+    src = save(tmp_path / "data.npy", sample((8 * CHUNK,), np.float64, seed=33))
+    run = start_paused(src, "flushed", 2, "--chunk-mb", CHUNK_MB)
+    os.truncate(src, 4096)
+    run.proc.send_signal(signal.SIGUSR1)
+    assert run.proc.wait(timeout=60) == 1
+    assert "changed size" in "".join(iter(run.lines.get, None))
+    before = src.read_bytes()
+    assert_one_line_error(resume(src), 1, "truncated")
+    assert src.read_bytes() == before
+
+
+LONG = "n" * 246 + ".npy"                     # 250 bytes: the file system takes it, barely
+
+
+def test_a_250_character_name_gets_journals_and_temporaries_that_fit(tmp_path):
+    x = sample((8 * CHUNK,), np.float64, seed=34)
+    src = save(tmp_path / LONG, x)
+    start_paused(src, "journal-written", 3, "--chunk-mb", CHUNK_MB).kill()
+    [journal] = [name for name in listing(tmp_path) if name.endswith(JOURNAL_SUFFIX)]
+    assert len(journal) <= 255
+    assert resume(src).returncode == 0
+    assert_same(np.load(src), reference.lrelu(x))
+    out = tmp_path / ("o" * 246 + ".npy")
+    done = run_lrelu("apply", src, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert listing(tmp_path) == sorted([LONG, out.name])
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_at_zero_alpha_gives_pytorchs_derivative(tmp_path, apply_here, mode):
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf], np.float32)
+    src = save(tmp_path / "x.npy", x)
+    target = tmp_path / "y.npy" if mode == "out" else src
+    apply_here(src, *(["-o", target] if mode == "out" else ["--in-place"]), "--alpha", "0.1", "--derivative",
+               "--at-zero", "alpha")
+    assert_same(np.load(target), expected(x, 0.1, True, "alpha"))
+
+
+def test_at_zero_is_part_of_the_journal_and_a_resume_cannot_mix_conventions(tmp_path):
+    x = sample((8 * CHUNK,), np.float64, seed=35)
+    src = save(tmp_path / "data.npy", x)
+    flags = ["--derivative", "--at-zero", "alpha"]
+    start_paused(src, "flushed", 3, "--chunk-mb", CHUNK_MB, *flags).kill()
+    assert_one_line_error(resume(src, "--derivative"), 1, "other parameters", "--at-zero alpha")
+    assert resume(src, *flags).returncode == 0
+    assert_same(np.load(src), expected(x, 0.01, True, "alpha"))
+    assert "at_zero='alpha'" in resume(src, *flags).stdout      # already done, and how
+
+
+def test_at_zero_without_derivative_is_a_usage_error(tmp_path, capsys):
+    src = save(tmp_path / "x.npy", np.zeros(3))
+    assert_one_line_error(run_in_process(capsys, "apply", src, "--in-place", "--at-zero", "alpha"), 2, "--derivative")
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place"])
+def test_bfloat16_files_with_dtype_bfloat16(tmp_path, mode):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    x = sample((3, 1000), np.float32, seed=36).astype(bf16)
+    src = save(tmp_path / "b.npy", x)
+    assert np.load(src).dtype == np.dtype("V2")       # how ml_dtypes arrays are saved
+    target = tmp_path / "c.npy" if mode == "out" else src
+    where = ["-o", target] if mode == "out" else ["--in-place"]
+    refused = run_lrelu("apply", src, *where)
+    assert_one_line_error(refused, 1, "--dtype bfloat16")
+    done = run_lrelu("apply", src, *where, "--dtype", "bfloat16", "--alpha", "0.25", "--chunk-mb", ODD_CHUNK_MB)
+    assert done.returncode == 0, done.stderr
+    import lrelu
+    assert_same(np.load(target).view(bf16), lrelu.leaky_relu(x, 0.25))
+    # lrelu's bfloat16 rule is the listing in float32 rounded once; 0.25 * x is exact in it.
+    assert_same(np.load(target).view(bf16).astype(np.float32), reference.lrelu(x.astype(np.float32), 0.25))
+
+
+def test_dtype_bfloat16_without_ml_dtypes_is_refused_clearly(tmp_path):
+    src = save(tmp_path / "b.npy", np.zeros(4, np.uint16).view("V2"))
+    done = run_lrelu("apply", src, "-o", tmp_path / "c.npy", "--dtype", "bfloat16", child=("without", "ml_dtypes"))
+    assert_one_line_error(done, 2, "ml_dtypes")
+    assert listing(tmp_path) == ["b.npy"]
+
+
+def test_alpha_is_checked_once_then_each_chunk_is_one_call(tmp_path, capsys, monkeypatch):
+    # The command used to check alpha three times through calls on empty arrays.
+    import lrelu
+    sizes = []
+    real = lrelu.leaky_relu
+    monkeypatch.setattr(lrelu, "leaky_relu", lambda x, *a, **k: sizes.append(np.size(x)) or real(x, *a, **k))
+    src = save(tmp_path / "x.npy", sample((3 * CHUNK,), np.float64))
+    assert run_in_process(capsys, "apply", src, "-o", tmp_path / "y.npy", "--chunk-mb", CHUNK_MB).returncode == 0
+    assert sizes == [1, CHUNK, CHUNK, CHUNK]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 1 MiB tmpfs (root only), unmounted afterwards."""
+    if not ROOT or not sys.platform.startswith("linux"):
+        pytest.skip("needs root on Linux to mount a small tmpfs")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_sparse_file_on_a_file_system_that_fills_gives_one_line_and_the_rerun_finishes(small_tmpfs):
+    # The memory map used to end this in SIGBUS: on tmpfs, even reading a hole through a shared
+    # map allocates. 64 KiB of data, then holes the run must fill; a filler leaves room for
+    # about two chunks.
+    chunk_mb = 0.125
+    n = 2**17
+    src = small_tmpfs / "sparse.npy"
+    head = sample((2**13,), np.float64, seed=41)
+    with open(src, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+        f.write(head.tobytes())
+        f.truncate(f.tell() + (n - head.size) * 8)
+    x = np.load(src)
+    free = os.statvfs(small_tmpfs)
+    (small_tmpfs / "filler").write_bytes(bytes(free.f_bavail * free.f_frsize - 2 * int(chunk_mb * 2**20) - 16384))
+    first = run_lrelu("apply", src, "--in-place", "--chunk-mb", chunk_mb, child=("without", "tqdm"))
+    assert_one_line_error(first, 1, str(small_tmpfs), "No space left on device", "same command finishes")
+    os.remove(small_tmpfs / "filler")
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)
+    again = run_lrelu("apply", src, "--in-place", "--chunk-mb", chunk_mb)
+    assert again.returncode == 0, again.stderr
+    assert_same(np.load(src), reference.lrelu(x))
+
+
+def test_a_state_folder_others_can_write_is_refused_before_anything_changes(tmp_path, state_home):
+    x = sample((100,), np.float64)
+    src = save(tmp_path / "data.npy", x)
+    (state_home / "lrelu").mkdir(mode=0o777)
+    os.chmod(state_home / "lrelu", 0o777)           # anyone could plant a record or pointer
+    assert_one_line_error(run_lrelu("apply", src, "--in-place"), 1, "state folder", "XDG_STATE_HOME")
+    assert_same(np.load(src), x)

@@ -7,8 +7,7 @@ import pytest
 import lrelu
 from lrelu import reference
 
-from helpers import (ALPHAS, FLOAT_DTYPES, SPECIALS, always_parallel, assert_same,
-                     parallel_threshold_elements, sample)
+from helpers import ALPHAS, FLOAT_DTYPES, SPECIALS, assert_same, sample
 
 
 def all_halves():
@@ -63,18 +62,6 @@ def test_strided_views_and_alpha_arrays_take_the_convention(dtype):
     with np.errstate(invalid="ignore", over="ignore"):
         expected = reference.backward(grad, x, alpha, at_zero="alpha")
     assert_same(lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha"), expected)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_in_place_on_grad_around_the_threshold_on_a_team(dtype):
-    with always_parallel(), lrelu.threads(2):
-        for n in (parallel_threshold_elements(dtype) - 3, 3 * parallel_threshold_elements(dtype) + 7):
-            x, grad = sample((n,), dtype, seed=n), sample((n,), dtype, seed=n + 1)
-            x[::5] = 0.0
-            with np.errstate(invalid="ignore"):
-                expected = reference.backward(grad, x, 0.1, at_zero="alpha")
-            assert lrelu.leaky_relu_backward(grad, x, 0.1, out=grad, at_zero="alpha") is grad
-            assert_same(grad, expected)
 
 
 def test_the_conventions_are_ufuncs_with_the_same_loops():

@@ -1,7 +1,8 @@
 """bfloat16 (ml_dtypes' dtype) follows its rule: the listing computed in float32, with x and
 grad converted exactly and alpha as a float32, then rounded once to bfloat16 (nearest, ties
-to even); NaN stays NaN, subnormals included. Every one of the 65,536 bit patterns, all
-three operations, in place and out of place.
+to even); NaN stays NaN, subnormals included. The tests every 16-bit format shares (every
+one of the 65,536 bit patterns, all three operations, in place and out of place) are in
+test_16bit.py, which takes its rule from here; what is particular to bfloat16 is below.
 
 The expected values are NumPy's float32 listings rounded by tests/helpers.py's integer
 rounding. tests/test_simd_levels.py runs this module again at every SIMD level."""
@@ -12,8 +13,7 @@ import pytest
 import lrelu
 from lrelu import reference
 
-from helpers import (always_parallel, assert_same, every_bit_pattern, parallel_threshold_elements,
-                     round_to_bfloat16, sample)
+from helpers import assert_same, every_bit_pattern, round_to_bfloat16, sample
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -75,40 +75,6 @@ def test_rounding_reference_agrees_with_ml_dtypes():
     assert_same(f32(round_to_bfloat16(values).view(BF16)), f32(by_ml_dtypes))
 
 
-# operation: (out of place, in place, the rule); the derivative is 1 or alpha rounded
-UNARY = {"forward": (lrelu.leaky_relu, lrelu.leaky_relu_, forward_rule),
-         "derivative": (lrelu.leaky_relu_derivative, lrelu.leaky_relu_derivative_, derivative_rule)}
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-@pytest.mark.parametrize("op", UNARY)
-def test_matches_rule_on_every_bfloat16(op, alpha):
-    function, _, expected = UNARY[op]
-    assert_same_bfloat16(quietly(function, X, alpha), expected(X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-@pytest.mark.parametrize("op", UNARY)
-def test_in_place_matches_rule_on_every_bfloat16(op, alpha):
-    _, in_place, expected = UNARY[op]
-    x = X.copy()
-    assert quietly(in_place, x, alpha) is x
-    assert_same_bfloat16(x, expected(X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_backward_rounds_the_float32_product_once(alpha):
-    assert_same_bfloat16(quietly(lrelu.leaky_relu_backward, GRAD, X, alpha),
-                         backward_rule(GRAD, X, alpha))
-
-
-@pytest.mark.parametrize("alpha", ALPHAS)
-def test_backward_in_place_on_the_gradient_matches_rule(alpha):
-    grad = GRAD.copy()
-    quietly(lrelu.leaky_relu_backward, grad, X, alpha, out=grad)
-    assert_same_bfloat16(grad, backward_rule(GRAD, X, alpha))
-
-
 def test_alpha_is_taken_as_float32_not_rounded_to_bfloat16():
     # 0.01 is 0.0099999998 in float32 and 0.010009766 in bfloat16; the two rules part on
     # thousands of inputs, and the result follows the float32 one on all
@@ -142,37 +108,6 @@ def test_per_channel_alphas_broadcast():
     x = X[:3 * 4 * 5].reshape(3, 4, 5)
     alphas = np.array([0.01, -0.5, 3.0]).reshape(3, 1, 1)
     assert_same_bfloat16(quietly(lrelu.leaky_relu, x, alphas), forward_rule(x, f32(alphas)))
-
-
-@pytest.mark.parametrize("alpha", [0.01, -0.3])
-def test_strided_bfloat16_matches_rule(alpha):
-    x = np.repeat(X, 2)[::2]
-    grad = np.repeat(GRAD, 2)[1::2]
-    assert_same_bfloat16(quietly(lrelu.leaky_relu, x, alpha), forward_rule(X, alpha))
-    assert_same_bfloat16(lrelu.leaky_relu_derivative(x, alpha), derivative_rule(X, alpha))
-    assert_same_bfloat16(quietly(lrelu.leaky_relu_backward, grad, x, alpha),
-                         backward_rule(GRAD, X, alpha))
-
-
-@pytest.mark.parametrize("n", list(range(1, 18)) + [1001])
-def test_every_length_matches_rule(n):
-    x, grad = X[-n:], GRAD[:n]
-    assert_same_bfloat16(quietly(lrelu.leaky_relu, x, 0.2), forward_rule(x, 0.2))
-    assert_same_bfloat16(lrelu.leaky_relu_derivative(x, 0.2), derivative_rule(x, 0.2))
-    assert_same_bfloat16(quietly(lrelu.leaky_relu_backward, grad, x, 0.2),
-                         backward_rule(grad, x, 0.2))
-
-
-def test_parallel_bfloat16_matches_rule():
-    copies = parallel_threshold_elements(BF16) // X.size + 2
-    x, grad = np.tile(X, copies), np.tile(GRAD, copies)
-    with always_parallel():
-        forward = quietly(lrelu.leaky_relu, x, -0.3)
-        backward = quietly(lrelu.leaky_relu_backward, grad, x, -0.3)
-        in_place = quietly(lrelu.leaky_relu_, x.copy(), -0.3)
-    assert_same_bfloat16(forward, forward_rule(x, -0.3))
-    assert_same_bfloat16(in_place, forward_rule(x, -0.3))
-    assert_same_bfloat16(backward, backward_rule(grad, x, -0.3))
 
 
 def test_float32_overflow_of_the_product_warns():

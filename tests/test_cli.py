@@ -2,6 +2,7 @@
 and how it behaves as a Unix tool (--version, closed pipes)."""
 
 import ast
+import re
 import importlib.util
 import json
 import os
@@ -163,7 +164,9 @@ def test_bench_prints_a_table_per_operation_with_lrelu_and_the_listing(bench_run
         section = done.stdout.split(f"### {op}, float32")[1].split("###")[0]
         header = next(line for line in section.splitlines() if line.startswith("| n |"))
         assert "lrelu" in header and "listing" in header
-        assert "| 1e3 |" in section and "| 2,000 |" in section
+        # A row is marked busy beside its size if other processes were busy meanwhile.
+        assert re.search(r"^\| 1e3( \(busy[^|]*\))? \|", section, re.M), section
+        assert re.search(r"^\| 2,000( \(busy[^|]*\))? \|", section, re.M), section
 
 
 def test_bench_report_opens_by_saying_what_it_measures(bench_run):
@@ -180,6 +183,9 @@ def test_bench_report_shows_the_memory_ceiling_of_every_stream(bench_run):
     rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "stream" not in line}
     assert rows == {name for stream in ceiling.STREAMS for name in (stream, stream + "-nt")}
     assert "float32, 1 thread" in table
+    # Beside the best pass, the slowest and fastest: a ceiling read on a busy machine shows it.
+    inplace = next(line for line in table.splitlines() if line.startswith("| inplace |"))
+    assert re.search(r"\| [\d.]+ \([\d.]+–[\d.]+\) \|", inplace), inplace
     assert "memory ceiling" in done.stdout.split("### inplace, float32")[1].splitlines()[0]
 
 
@@ -197,6 +203,14 @@ def test_bench_json_holds_every_measurement(bench_run):
         (op, "float32", n) for op in ("inplace", "out") for n in (1000, 2000)}
     assert {"lrelu", "listing"} <= {r["contender"] for r in rows}
     assert all(r["seconds"] > 0 and r["gbps"] > 0 for r in rows)
+    # Every round is kept, so a reader can check each figure: the median of them is the time.
+    for r in rows:
+        assert len(r["times"]) == r["rounds"] == 11            # --quick: 11 rounds a cell
+        assert r["seconds"] == sorted(r["times"])[5]
+        assert r["quartiles"][0] <= r["seconds"] == r["quartiles"][1] <= r["quartiles"][2]
+        assert r["spread"] == max(r["times"]) / min(r["times"])
+        lrelus = next(m for m in rows if m["contender"] == "lrelu" and (m["op"], m["n"]) == (r["op"], r["n"]))
+        assert r["ratio"] == pytest.approx(lrelus["gbps"] / r["gbps"])
     threads = 2 if lrelu.show_config(mode="dicts")["openmp"] else 1     # a serial build runs on one
     assert f"threads {threads}" in result["machine"] and result["threads"] == threads
 
@@ -212,6 +226,12 @@ def test_bench_json_holds_the_built_in_memory_ceiling_and_the_tools(bench_run):
         assert all(figures[stream] > 0 for stream in ceiling.STREAMS)
         streaming = [figures[stream + "-nt"] for stream in ceiling.STREAMS]
         assert all(g is None for g in streaming) if found["stores"]["streaming"] is None else all(streaming)
+    # Every pass is kept (--quick: 4), and the ceiling is the best of them.
+    for threads, by_dtype in found["passes"].items():
+        for stream in ceiling.STREAMS:
+            every = by_dtype["float32"][stream]
+            assert len(every) == found["repetitions"] == 4
+            assert found["gbps"][threads]["float32"][stream] == max(every)
     assert found["tool"]["gbps"] == {"float32": {"inplace": 11.5, "out": 12.5, "out-fresh": 6.5, "backward": 13.5}}
 
 
@@ -266,8 +286,47 @@ def test_bench_alternates_alphas_that_16_bit_data_survives():
 def test_bench_without_ml_dtypes_refuses_bfloat16_before_any_benchmark():
     # Without --quick the benchmark alone would take minutes: the timeout shows it never began.
     done = run_lrelu("bench", "--dtype", "float32,bfloat16", child=("without", "ml_dtypes"), timeout=60)
-    assert_one_line_error(done, 2, "bfloat16", "ml_dtypes", 'pip install "lrelu[bfloat16]"')
+    # The hint names the package itself: lrelu's extras work only where lrelu came from an index.
+    assert_one_line_error(done, 2, "bfloat16", "ml_dtypes", "pip install ml_dtypes")
     assert done.stdout == ""
+
+
+def test_bench_help_says_how_long_the_default_run_takes_and_what_quick_skips(capsys):
+    text = " ".join(run_in_process(capsys, "bench", "--help").stdout.split())
+    assert "about 5 minutes per dtype" in text
+    quick = text.split("--quick sizes")[1].split("--sizes")[0]
+    for skipped in ("no 1e4, no 1e8", "no derivative, no backward", "11 rounds"):
+        assert skipped in quick, skipped
+
+
+def test_bench_runs_the_operations_and_peers_asked_for(tmp_path):
+    done = run_lrelu("bench", "--sizes", "1000", "--dtype", "float64", "--ops", "outarg,backward",
+                     "--peers", "np.maximum", "--ceiling-mb", "2", "--json", tmp_path / "r.json", timeout=180)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    # np.maximum has no backward: that table is lrelu's alone.
+    assert {(r["op"], r["contender"]) for r in rows} == {
+        ("outarg", "lrelu"), ("outarg", "np.maximum"), ("backward", "lrelu")}
+    assert "### outarg, float64" in done.stdout and "memory ceiling" in done.stdout.split("### outarg")[1].splitlines()[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="the busy mark reads /proc/stat (Linux)")
+def test_bench_next_to_busy_processes_marks_its_rows_busy(tmp_path):
+    spinners = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    try:
+        # 1e7 elements: the listing's rounds alone last well past the 0.2 s others_cpus needs.
+        done = run_lrelu("bench", "--quick", "--sizes", "1e7", "--dtype", "float32", "--peers", "listing",
+                         "--ceiling-mb", "2", "--json", tmp_path / "r.json", timeout=180)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["others_cpus"] > 0.5 and "Other processes kept" in done.stdout
+    rows = result["rows"]
+    assert all(r["busy"] and r["others_cpus"] > 0.5 for r in rows), [r["others_cpus"] for r in rows]
+    assert "| 1e7 (busy: others" in done.stdout and "Not a quiet run" in done.stdout
 
 
 def test_bench_help_names_the_four_dtypes(capsys):
@@ -280,7 +339,7 @@ def test_bench_help_names_the_four_dtypes(capsys):
 
 def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_path):
     done = run_lrelu("bench", "--plot", tmp_path / "p.png", child=("without", "matplotlib"))
-    assert_one_line_error(done, 1, "matplotlib", "pip install")
+    assert_one_line_error(done, 1, "matplotlib", "pip install matplotlib")
     assert done.stdout == "" and os.listdir(tmp_path) == []
 
 
@@ -290,6 +349,8 @@ def test_plot_without_matplotlib_is_a_one_line_hint_before_any_benchmark(tmp_pat
     (["--dtype", "int8"], ["float32", "float64", "float16", "bfloat16", "int8"]),
     (["--threads", "0"], ["at least 1"]),
     (["--ceiling-mb", "-1"], ["--ceiling-mb", "positive number"]),
+    (["--ops", "sideways"], ["--ops", "inplace", "outarg", "sideways"]),
+    (["--peers", "tensorflow"], ["--peers", "torch", "tensorflow"]),
     (["--frobnicate"], ["unrecognized"]),
 ])
 def test_bad_bench_arguments_are_one_line_usage_errors(capsys, args, words):
@@ -319,7 +380,7 @@ def test_no_command_is_a_usage_error():
 # ---- the memory ceiling ---------------------------------------------------------------------
 
 def test_a_membw_line_is_parsed_per_stream_with_and_without_streaming_stores():
-    # The line /work/shared/tools/membw.c prints.
+    # The line a membw tool prints (the format --membw reads).
     line = ("float64 n=8388608 threads=2  inplace 10.914 ms 12.3 GB/s | out 11.207 ms 12.0 GB/s | "
             "out-fresh 25.622 ms 5.2 GB/s | backward 14.880 ms 13.5 GB/s | inplace-nt 9.1 ms 14.8 GB/s "
             "| out-nt 8.0 ms 16.8 GB/s | out-fresh-nt 20.0 ms 6.7 GB/s | backward-nt 12.0 ms 16.7 GB/s\n")
@@ -370,3 +431,20 @@ def test_a_plot_has_log_axes_the_ceilings_of_each_operation_and_its_legend_outsi
     assert (tmp_path / "p.png").read_bytes().startswith(PNG_SIGNATURE)
     assert drawn == [("inplace, float64", "log", [1.0, 3.0, 6.0, 7.5, 9.0], None),
                      ("backward, float64", "log", [1.0, 3.0, 8.0, 10.0], None), 1]
+
+
+def test_a_plot_rings_the_points_the_report_marks_noisy_or_busy(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+    rows = [{"op": "inplace", "dtype": "float32", "n": n, "contender": "lrelu", "gbps": 2.0 * n,
+             "noisy": n == 10, "busy": n == 1000} for n in (10, 100, 1000)]
+    rings = []
+    savefig = Figure.savefig
+
+    def capture(fig, *args, **kwargs):
+        rings.extend(c.get_offsets().tolist() for ax in fig.axes for c in ax.collections)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    plot.plot({"rows": rows}, tmp_path / "p.png")
+    assert rings == [[[10.0, 20.0], [1000.0, 2000.0]]]

@@ -22,6 +22,8 @@ from lrelu import _threads, reference
 from helpers import assert_same, parallel_threshold_elements, run_in_threads, sample
 
 PYTHON_THREADS = 8
+# Counts past the CPUs (3 or 4 threads on a 2-CPU runner) are deliberate here: they warn.
+pytestmark = pytest.mark.filterwarnings("ignore:.* threads on .* CPUs that this process may use:RuntimeWarning")
 needs_openmp = pytest.mark.skipif(not _threads._openmp_info()["enabled"], reason="serial build (no OpenMP)")
 
 

@@ -85,7 +85,59 @@ def test_publishing_uploads_every_artifact_the_build_jobs_made():
 
 @pytest.mark.skipif(not CHANGELOG.exists(), reason="no CHANGELOG.md beside the tests")
 def test_the_changelog_has_an_unreleased_section_and_one_for_the_current_version():
-    headings = re.findall(r"^## (.+)$", CHANGELOG.read_text(encoding="utf-8"), re.MULTILINE)
+    # Until a version is tagged the package is a PEP 440 development release of it
+    # (0.1.0.dev0), and the changelog's heading for that version says it is not yet tagged
+    # and names the development version, so `lrelu --version` and the changelog agree.
+    version = pytest.importorskip("packaging.version").Version(lrelu.__version__)
+    assert str(version) == lrelu.__version__, "not in PEP 440's normal form"
+    text = CHANGELOG.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
     assert headings[0] == "Unreleased"
-    versions = [h.split()[0] for h in headings[1:]]
-    assert lrelu.__version__ in versions, (lrelu.__version__, versions)
+    heading = next((h for h in headings[1:] if h.split()[0] == version.base_version), None)
+    assert heading, (version.base_version, headings)
+    section = text.split(f"## {heading}\n")[1].split("\n## ")[0]
+    if version.is_devrelease:
+        assert "not yet tagged" in heading and f"`{lrelu.__version__}`" in section
+    else:
+        assert "not yet tagged" not in heading and not version.is_prerelease
+
+
+def test_the_installed_metadata_carries_the_packages_version():
+    from importlib.metadata import version
+    assert version("lrelu") == lrelu.__version__
+
+
+PYPROJECT = ROOT / "pyproject.toml"
+needs_pyproject = pytest.mark.skipif(not PYPROJECT.exists(), reason="no pyproject.toml beside the tests")
+
+
+def _project():
+    return pytest.importorskip("tomllib").loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+
+
+@needs_pyproject
+def test_no_extra_pins_a_package_so_installing_one_keeps_the_users_own():
+    requirement = pytest.importorskip("packaging.requirements").Requirement
+    for extra, requirements in _project()["optional-dependencies"].items():
+        for text in requirements:
+            spec = requirement(text).specifier
+            assert not any(s.operator in ("==", "===", "~=") for s in spec), (extra, text)
+    torch = [requirement(t) for t in _project()["optional-dependencies"]["bench"] if t.startswith("torch")]
+    assert torch and all(s.operator == ">=" for r in torch for s in r.specifier)
+
+
+@needs_pyproject
+def test_the_project_says_where_its_documentation_source_issues_and_changelog_are():
+    urls = _project()["urls"]
+    assert set(urls) >= {"Documentation", "Source", "Issues", "Changelog"}
+    assert all(url.startswith("https://") for url in urls.values())
+    assert urls["Changelog"].endswith("/CHANGELOG.md") and urls["Issues"].startswith(urls["Source"])
+
+
+def test_install_hints_name_the_package_not_an_extra_of_lrelu():
+    # lrelu's extras install only where lrelu itself came from an index; from a checkout
+    # `pip install 'lrelu[plot]'` fails. Every hint lrelu prints names the package itself.
+    package = pathlib.Path(lrelu.__file__).parent
+    for path in package.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"pip install ['\"]?lrelu\[", text), path

@@ -1,5 +1,5 @@
-"""The float16 and bfloat16 tests again at every SIMD level compiled in, each in a fresh
-interpreter with LRELU_SIMD forcing the level (it is chosen once, at import), with
+"""The float16, bfloat16 and overlap tests again at every SIMD level compiled in, each in a
+fresh interpreter with LRELU_SIMD forcing the level (it is chosen once, at import), with
 simd_level_cases.py's every pattern at every head and tail offset of a 64-byte vector. A
 level this CPU cannot run is skipped, saying so: LRELU_SIMD would fall back to another
 level. (tests/test_streaming.py runs itself at every level for float32 and float64.)"""
@@ -14,12 +14,13 @@ from lrelu import _kernels
 from helpers import run_python
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py", "simd_level_cases.py"]
+MODULES = ["test_16bit.py", "test_half.py", "test_bfloat16.py", "test_bfloat16_torch.py",
+           "test_overlap.py", "simd_level_cases.py"]
 LEVELS = ["baseline"] + _kernels._simd_info()["dispatch"]
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_16_bit_formats_follow_their_rules_at_every_level(level):
+def test_16_bit_formats_and_overlap_follow_their_rules_at_every_level(level):
     paths = [str(HERE / m) for m in MODULES]
     out = run_python(f"""
         import sys

@@ -126,27 +126,25 @@ def test_the_default_threshold_is_half_the_last_level_cache():
     assert threshold == (llc or 32 << 20) // 2
 
 
-def _sysfs_last_level_cache():
-    """The largest cache of the highest level in cpu0's sysfs listing, in bytes, or None."""
-    root = "/sys/devices/system/cpu/cpu0/cache"
-    found = []
-    for entry in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        try:
-            with open(os.path.join(root, entry, "level")) as f:
-                level = int(f.read())
-            with open(os.path.join(root, entry, "size")) as f:
-                text = f.read().strip()
-        except (OSError, ValueError):
-            continue
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
-        found.append((level, int(text.rstrip("KMG")) * scale))
-    return max(found)[1] if found else None
+def _lscpu_last_level_cache():
+    """The largest cache of the highest level, in bytes, as util-linux's lscpu reads it from
+    sysfs (an independent reader, not a copy of src/simd.c's); None without lscpu or caches."""
+    try:
+        done = subprocess.run(["lscpu", "-C=LEVEL,ONE-SIZE", "-B"], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    found = [(int(level), int(size)) for level, size in rows if level.isdigit() and size.isdigit()]
+    return max(found)[1] if done.returncode == 0 and found else None
 
 
-@pytest.mark.skipif(_sysfs_last_level_cache() is None, reason="no cache sizes in sysfs here")
+@pytest.mark.skipif(not os.path.isdir("/sys/devices/system/cpu/cpu0/cache")
+                    or _lscpu_last_level_cache() is None,
+                    reason="no cache sizes in sysfs, or no lscpu to read them independently")
 def test_the_last_level_cache_is_read_from_sysfs():
     info = _kernels._simd_info()
-    assert (info["llc_bytes"], info["llc_source"]) == (_sysfs_last_level_cache(), "sysfs")
+    assert (info["llc_bytes"], info["llc_source"]) == (_lscpu_last_level_cache(), "sysfs")
 
 
 IN_PLACE = {

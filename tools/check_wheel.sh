@@ -136,7 +136,8 @@ step "4. the same wheel with the whole test extra, under NumPy 1.26"
 # pandas 3 needs NumPy >= 2, and so does pyarrow 26 (20 was tried and runs on 1.26): older
 # ones that run on 1.26, so the pipeline tests keep running here (xarray follows pandas).
 "$python" -m venv "$work/full-venv"
-"$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check "$repaired[test]"
+"$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check "$repaired[test]" \
+    "torch==2.13.0"      # the CPU build; the test extra leaves torch out (pyproject.toml)
 "$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check \
     --only-binary numpy,pandas,pyarrow "numpy==1.26.*" "pandas<3" "pyarrow<21"
 run_suite "$work/full-venv" True 1.26.

@@ -3,7 +3,7 @@
 Exit status: 0 done (also when the reader of stdout went away, as in ``lrelu info | head
 -1``); 1 bad input or a failure, reported as one line on stderr (no traceback, nothing left
 behind); 2 a malformed command line. Progress bars need tqdm and plots need matplotlib, both
-optional (``pip install 'lrelu[cli]'``): without tqdm the work runs with no bar; without
+optional (``pip install tqdm matplotlib``): without tqdm the work runs with no bar; without
 matplotlib ``bench --plot`` stops before benchmarking, with a hint and status 1.
 
 The tools use only lrelu's public API (``lrelu.__all__``), and ``import lrelu`` loads none
@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import sys
+import time
 
 import lrelu
 
@@ -96,8 +97,19 @@ def _dtypes(text):
             importlib.import_module("ml_dtypes")
         except Exception as exc:  # ImportError, or a broken install
             raise argparse.ArgumentTypeError(f"bfloat16 needs ml_dtypes, which cannot be imported "
-                                             f'({type(exc).__name__}): pip install "lrelu[bfloat16]"') from None
+                                             f'({type(exc).__name__}): pip install ml_dtypes') from None
     return dtypes
+
+
+def _names(kind, allowed):
+    """An argparse type for a comma-separated list of names from ``allowed``."""
+    def parse(text):
+        names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{kind} must be among {', '.join(allowed)}, got {text!r}")
+        return names
+    return parse
 
 
 def _threads(text):
@@ -111,14 +123,25 @@ def _threads(text):
 
 
 def _alpha(text):
+    # Only parsed here; lrelu checks the value once, when the operation is made (_run_apply).
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"alpha must be a real number, got {text!r}") from None
-    try:
-        return apply.checked_alpha(value)
-    except apply.InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+BENCH_HELP = """\
+Time lrelu against the glossary entry's np.where listing and every installed peer (np.maximum,
+numexpr, Numba, PyTorch), contenders alternating round by round, and print markdown tables of
+GB/s and speedups. A figure whose rounds spread more than 3x is marked "noisy", and a row
+timed while other processes kept more than half a CPU busy "busy" (Linux).
+
+How long, on 2 cores: the default run (sizes 1e3 to 1e8, four operations, float32 and
+float64, a 10-pass memory ceiling) takes about 5 minutes per dtype, 10 for the default two.
+--quick skips 1e4 and 1e8, the derivative and backward, and times 11 rounds per cell with a
+4-pass ceiling: about a minute. Other processes busy on the same cores make either several
+times longer (and the report says they were there).
+"""
 
 
 APPLY_HELP = """\
@@ -131,19 +154,19 @@ floating dtype are kept (integer and bool input gives float64, out of place only
                written. A killed run leaves its .OUTPUT.npy.XXXXXXXX.lrelu-tmp behind; the
                next run on OUTPUT removes it and says so.
 
---in-place     INPUT is rewritten through a memory map. A run killed at any moment (even
-               kill -9, or a power cut) and started again with the same command finishes
-               the job without applying the function twice to any element. Before each
-               chunk is changed, its original bytes and the run's parameters are made
-               durable in a journal INPUT.npy.lrelu-journal (written, fsync'ed, renamed
-               into place); then the chunk is transformed and flushed to disk, and the
-               journal for the next chunk marks it done. A restart recomputes the one
-               unfinished chunk from its saved bytes and goes on. The journal is removed at
-               the end. A restart with a different --alpha or --derivative is refused (a
-               different --chunk-mb is fine); while a journal exists, other runs on the
-               file are refused too, since its contents are partly transformed. A journal
-               that is not a regular file, or that belongs to neither you nor the owner of
-               INPUT, is refused: it could write anyone's bytes into the file.
+--in-place     INPUT is rewritten chunk by chunk. A run killed at any moment (even kill -9,
+               or a power cut) and started again with the same command finishes the job
+               without applying the function twice to any element. Before each chunk is
+               changed, its original bytes, the run's parameters and the file's identity
+               (device, inode, size, a checksum of the data not yet transformed) are made
+               durable in a journal INPUT.npy.lrelu-journal beside the real file; a restart
+               recomputes the one unfinished chunk from the saved bytes and goes on. A
+               restart with other parameters, or on a file replaced or rewritten since, is
+               refused and changes nothing; while a journal exists, -o from or onto the file
+               is refused too. Once the last chunk is on disk the run is done: a signal after
+               that does not interrupt it. A completion record under $XDG_STATE_HOME/lrelu
+               (default ~/.local/state/lrelu) makes a rerun on the unchanged file say it was
+               already transformed and change nothing; --again transforms it again.
 """
 
 
@@ -159,11 +182,17 @@ def _parser():
 
     bench_ = sub.add_parser(
         "bench", help="time lrelu against the glossary entry's NumPy code and the peers installed",
-        description="Time lrelu against the glossary entry's np.where listing and every installed peer "
-                    "(np.maximum, numexpr, Numba, PyTorch), and print markdown tables of GB/s and speedups.")
+        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_.add_argument("--quick", action="store_true",
-                       help="sizes up to 1e7, in place and out of place only (under a minute)")
+                       help="sizes 1e3, 1e5, 1e6, 1e7 (no 1e4, no 1e8), in place and out of place only "
+                            "(no derivative, no backward), 11 rounds per cell and a 4-pass ceiling: "
+                            "about a minute on 2 quiet cores")
     bench_.add_argument("--sizes", type=_sizes, metavar="N,N,...", help="element counts, e.g. 1000,1e6")
+    bench_.add_argument("--ops", type=_names("--ops", bench.ALL_OPERATIONS), metavar="OP,...",
+                       help=f"operations, any of {', '.join(bench.ALL_OPERATIONS)} (outarg: leaky_relu(x, out=y) "
+                            f"into a preallocated y); default {','.join(bench.OPERATIONS)}, or inplace,out with --quick")
+    bench_.add_argument("--peers", type=_names("--peers", bench.PEERS), metavar="NAME,...",
+                       help=f"peers to time lrelu against, any of {', '.join(bench.PEERS)} (default: all installed)")
     bench_.add_argument("--dtype", type=_dtypes, default=DEFAULT_BENCH_DTYPES, metavar="DTYPE,...",
                        help="any of float32, float64, float16 and bfloat16, comma-separated (default "
                             "float32,float64); bfloat16 needs ml_dtypes")
@@ -189,6 +218,13 @@ def _parser():
     apply_.add_argument("--alpha", type=_alpha, default=0.01, metavar="A",
                        help="slope for negative inputs, any finite number (default 0.01)")
     apply_.add_argument("--derivative", action="store_true", help="write f'(x) instead of f(x)")
+    apply_.add_argument("--at-zero", choices=("one", "alpha"), default="one",
+                       help="with --derivative, f'(0): one (default) or alpha (PyTorch's convention)")
+    apply_.add_argument("--dtype", choices=("bfloat16",),
+                       help="read a file of raw 2-byte values (|V2, as ml_dtypes saves bfloat16) as "
+                            "bfloat16; the result is saved the same way (needs ml_dtypes)")
+    apply_.add_argument("--again", action="store_true",
+                       help="with --in-place, transform a file that a finished run already transformed")
     apply_.add_argument("--chunk-mb", type=lambda t: _positive("--chunk-mb", t, float), default=apply.DEFAULT_CHUNK_MB,
                        metavar="N",
                        help="MiB of input per chunk (default 64): memory use is about twice this")
@@ -232,9 +268,10 @@ def _run_bench(args):
         bench.set_threads(args.threads)
     threads = lrelu.get_num_threads()
     sizes = args.sizes or (bench.QUICK_SIZES if args.quick else bench.DEFAULT_SIZES)
-    ops = ("inplace", "out") if args.quick else bench.OPERATIONS
+    ops = args.ops or (("inplace", "out") if args.quick else bench.OPERATIONS)
     array_bytes = int(args.ceiling_mb * 2**20)
-    ceiling_steps = len(ceiling.measured_dtypes(args.dtype)) * len(ceiling.thread_counts(threads))
+    passes = 4 if args.quick else ceiling.REPETITIONS
+    ceiling_steps = passes * len(ceiling.measured_dtypes(args.dtype)) * len(ceiling.thread_counts(threads))
     total = ceiling_steps + len(sizes) * len(args.dtype) * len(ops)
     found = None
     if tool:
@@ -244,12 +281,11 @@ def _run_bench(args):
             raise CommandError(f"--membw: {exc}") from None
     with _Progress(desc="bench", unit="step") as progress:
         progress(0, total)
-        measured = ceiling.builtin(args.dtype, threads, array_bytes,
-                                   repetitions=4 if args.quick else ceiling.REPETITIONS,
-                                   progress=_stage(progress, 0, total))
+        measured = bench.measure_ceiling(args.dtype, threads, array_bytes, passes,
+                                         progress=_stage(progress, 0, total))
         # --quick: 11 rounds everywhere (the least the timer takes by itself), not ~2 s per
         # case, so the whole run stays under a minute.
-        result = bench.run(sizes, args.dtype, ops, progress=_stage(progress, ceiling_steps, total),
+        result = bench.run(sizes, args.dtype, ops, peers=args.peers, progress=_stage(progress, ceiling_steps, total),
                            rounds=11 if args.quick else None)
     result["ceiling"] = dict(measured, **({"tool": found} if found else {}))
     print(bench.format_report(result))
@@ -262,18 +298,63 @@ def _run_bench(args):
         print(f"wrote {args.plot}", file=sys.stderr)
 
 
-def _run_apply(args):
-    kwargs = dict(alpha=args.alpha, derivative=args.derivative, chunk_mb=args.chunk_mb,
-                  notice=lambda message: print(f"lrelu apply: {message}", file=sys.stderr))
-    what = "leaky_relu_derivative" if args.derivative else "leaky_relu"
-    with _Progress(desc=what, unit="B", unit_scale=True, unit_divisor=1024) as progress:
+class _Quiet:
+    """A progress bar or notice whose failure (stderr full, or closed) never stops the work:
+    a lost line is not worth a half-done run."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def __call__(self, *args):
+        if self._draw is not None:
+            try:
+                self._draw(*args)
+            except OSError:
+                self._draw = None
+
+
+def _run_apply(args, op):
+    notice = _Quiet(lambda message: print(f"lrelu apply: {message}", file=sys.stderr, flush=True))
+    kwargs = dict(op=op, chunk_mb=args.chunk_mb, notice=notice, guard=args.guard)
+    bar = _Progress(desc=op.name, unit="B", unit_scale=True, unit_divisor=1024)
+    try:
         if args.in_place:
-            dtype, shape = apply.apply_in_place(args.input, progress=progress, **kwargs)
+            dtype, shape, record = apply.apply_in_place(args.input, progress=_Quiet(bar), again=args.again,
+                                                        **kwargs)
             target = args.input
         else:
-            dtype, shape = apply.apply_to_new_file(args.input, args.output, progress=progress, **kwargs)
-            target = args.output
-    print(f"{target}: {what}(alpha={args.alpha!r}) of {args.input}, {dtype} {shape}")
+            dtype, shape = apply.apply_to_new_file(args.input, args.output, progress=_Quiet(bar), **kwargs)
+            target, record = args.output, None
+    finally:
+        _Quiet(bar.__exit__)(None, None, None)
+    if args.guard.late:
+        notice(f"signal {args.guard.late} arrived after the work was on disk; the run finished")
+    if record is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.get("time", 0)))
+        summary = (f"{target}: already transformed by {apply.describe_record(record)} at {when}; nothing "
+                   "changed (--again transforms it again)")
+    else:
+        summary = f"{target}: {op.describe()} of {args.input}, {dtype} {shape}"
+    try:
+        print(summary, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CommandError(f"{target}: done, but its summary could not be printed ({exc.strerror or exc})") from None
+
+
+def _apply_operation(parser, args):
+    """The operation of an apply command line, or a usage error (status 2)."""
+    if args.again and not args.in_place:
+        parser.error("--again goes with --in-place")
+    if args.at_zero != "one" and not args.derivative:
+        parser.error("--at-zero goes with --derivative")
+    try:
+        if args.dtype == "bfloat16":
+            apply._bfloat16()
+        return apply.Operation(args.alpha, args.derivative, args.at_zero, bfloat16=args.dtype == "bfloat16")
+    except apply.InputError as exc:
+        parser.error(f"argument --alpha: {exc}" if "alpha" in str(exc) else str(exc))
 
 
 def _is_number(text):
@@ -306,9 +387,15 @@ def _quiet_stdout():
 
 
 def main(argv=None):
-    args = _parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
+    parser = _parser()
+    args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
+    run = {"info": _run_info, "bench": _run_bench}.get(args.command)
+    if args.command == "apply":
+        op = _apply_operation(parser, args)
+        args.guard = apply.Guard()
+        run = lambda args: _run_apply(args, op)  # noqa: E731
     try:
-        {"info": _run_info, "bench": _run_bench, "apply": _run_apply}[args.command](args)
+        run(args)
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_stdout()
@@ -320,8 +407,18 @@ def main(argv=None):
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"lrelu {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        again = " (run the same command again to finish)" if getattr(args, "in_place", False) else ""
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        if args.command == "apply" and args.guard.committed:
+            # Python's own SIGINT, after the guard gave its handlers back: the work is done.
+            print(f"lrelu apply: signal {signum} arrived after the work was on disk; the run finished",
+                  file=sys.stderr)
+            return 0
+        if args.command == "apply":
+            again = (" (run the same command again to finish)" if args.in_place
+                     else f"; {args.output} is left as it was")
+        else:
+            again = ""
         print(f"lrelu {args.command}: interrupted{again}", file=sys.stderr)
-        return 130
+        return 128 + signum
     return 0

@@ -1,12 +1,12 @@
 """``lrelu bench --plot``: throughput against size, a panel per dtype and operation, a line per
-contender, and the machine's memory ceiling. Both axes are logarithmic: the contenders span
+contender, and the machine's memory ceiling; points the report marks noisy or busy are ringed. Both axes are logarithmic: the contenders span
 two orders of magnitude (BENCHMARKS.md), and on a linear axis the slow ones lie flat on zero. One legend for the figure sits outside the panels, so it
-never covers a line. matplotlib is optional (``pip install 'lrelu[plot]'``).
+never covers a line. matplotlib is optional (``pip install matplotlib``).
 """
 
 import importlib
 
-from . import ceiling
+from . import bench, ceiling
 
 
 def matplotlib_missing():
@@ -14,7 +14,7 @@ def matplotlib_missing():
     try:
         importlib.import_module("matplotlib")
     except ImportError:
-        return "--plot needs matplotlib, which is not installed: pip install 'lrelu[plot]'"
+        return "--plot needs matplotlib, which is not installed: pip install matplotlib"
     return None
 
 
@@ -26,10 +26,10 @@ def ceiling_lines(result, dtype, op):
     dtype = ceiling.measured_as(dtype)
     lines = []
     for threads, styles in zip(sorted(found.get("gbps", {}), key=int, reverse=True), ("--", ":")):
-        best = ceiling.for_operation(found["gbps"][threads].get(dtype, {}), op)
+        best = bench.bound(found["gbps"][threads].get(dtype, {}), op)
         if best:
             lines.append((best[0], f"memory ceiling, {threads} thread{'s' if int(threads) > 1 else ''}", styles))
-    best = ceiling.for_operation(found.get("tool", {}).get("gbps", {}).get(dtype, {}), op)
+    best = bench.bound(found.get("tool", {}).get("gbps", {}).get(dtype, {}), op)
     if best:
         lines.append((best[0], "memory ceiling, your tool", "-."))
     return lines
@@ -50,11 +50,15 @@ def plot(result, path):
         for j, op in enumerate(ops):
             ax = axes[i][j]
             for name in contenders:
-                sel = sorted((r["n"], r["gbps"]) for r in rows
+                sel = sorted((r["n"], r["gbps"], bool(r.get("noisy") or r.get("busy"))) for r in rows
                              if r["dtype"] == dt and r["op"] == op and r["contender"] == name)
                 if sel:
-                    ax.plot([n for n, _ in sel], [g for _, g in sel], marker="o", color=colors[name],
+                    ax.plot([n for n, _, _ in sel], [g for _, g, _ in sel], marker="o", color=colors[name],
                             label=name, linewidth=2.5 if name == "lrelu" else 1.2)
+                doubtful = [(n, g) for n, g, bad in sel if bad]
+                if doubtful:      # a ring around each point the report marks noisy or busy
+                    ax.scatter(*zip(*doubtful), s=150, facecolors="none", edgecolors="0.2",
+                               label="noisy or busy (bench report)")
             for gbps, label, style in ceiling_lines(result, dt, op):
                 ax.axhline(gbps, color="0.3", linestyle=style, linewidth=1, label=label)
             ax.set_xscale("log")

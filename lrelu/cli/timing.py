@@ -17,6 +17,7 @@ calls much slower, and that transient fell on lrelu and PyTorch unevenly: their 
 from run to run (figures in bench/notes.md, "Settling").
 """
 
+import os
 import statistics
 import time
 
@@ -97,3 +98,27 @@ def ratio(samples, base):
     """Median over rounds of samples[r] / base[r]: with times, how many times slower than base
     (above 1: base is faster)."""
     return statistics.median(s / b for s, b in zip(samples, base))
+
+
+def cpu_snapshot():
+    """(wall seconds, CPU seconds the whole machine spent busy, this process's CPU seconds),
+    or None where /proc/stat cannot be read (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    own = os.times()
+    return (time.perf_counter(), (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"),
+            own.user + own.system)
+
+
+def others_cpus(before, after):
+    """How many CPUs other processes kept busy, on average, between two cpu_snapshot()s: the
+    machine's busy time less this process's own, over the wall time. None if unknown or if
+    too little time passed to tell (the kernel counts in ticks of 10 ms)."""
+    if before is None or after is None or after[0] - before[0] < 0.2:
+        return None
+    wall = after[0] - before[0]
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall)
