@@ -5,6 +5,7 @@ with the compiler's flags (-fopenmp; /openmp on MSVC; -Xpreprocessor -fopenmp -l
 clang with Homebrew's libomp); if that fails the build goes on serially, with a warning.
 """
 
+import glob
 import json
 import os
 import shlex
@@ -30,13 +31,18 @@ int main(void) {
 """
 
 # Each module and the C sources compiled into it (src/ is private: its headers are not
-# installed). The SIMD dispatch table and the thread planner's state exist once, in the one
-# module that compiles them; the others reach them through Cython's cimport.
+# installed). The thread planner's state exists once, in the one module that compiles it;
+# the others reach it through Cython's cimport. The SIMD loops (src/simd.c, src/half.c: one
+# set of templates compiled per x86 level with target attributes, and chosen at run time,
+# never -march on a whole module) go into the kernels and into the memory ceiling of `lrelu
+# bench`, which measures with the same loops at the same level.
+SIMD_SOURCES = ["src/simd.c", "src/half.c"]
 MODULES = {
     "lrelu._threads": ["src/threads.c"],
-    "lrelu._kernels": ["src/simd.c", "src/half.c"],
+    "lrelu._kernels": SIMD_SOURCES,
     "lrelu.ufuncs": [],
     "lrelu._prelu": ["src/prelu.c"],
+    "lrelu.cli._ceiling": SIMD_SOURCES,
 }
 
 
@@ -112,6 +118,8 @@ extensions = [
         name,
         [name.replace(".", "/") + ".pyx"] + sources,
         include_dirs=[np.get_include(), "lrelu/include", "src"],
+        # the SIMD templates live in headers (src/contig.h): a change there rebuilds the loops
+        depends=sorted(glob.glob("src/*.h") + glob.glob("lrelu/include/*.h")),
         # Built against NumPy 2, the binary must load on every NumPy that pyproject.toml's
         # dependency allows (numpy>=1.23): pin the C API it may use to that oldest version
         # rather than the build NumPy's default, which newer releases raise.
@@ -122,12 +130,11 @@ extensions = [
 ]
 
 
-# ---- The tools' part of the build: build facts and the memory-ceiling loops (issue 10) -------
+# ---- The tools' part of the build: build facts (issue 10) --------------------------------------
 # lrelu._build_info holds the facts show_config() prints, compiled in from a header that
 # BuildExt writes into build_temp. A _build_info.py written beside the build missed
 # `setup.py build_ext --inplace`, which builds elsewhere and copies back only extensions;
-# an extension reaches the package in every way of building. lrelu.cli._ceiling holds the
-# loops `lrelu bench` measures the memory ceiling with (lrelu/cli/ceiling.h).
+# an extension reaches the package in every way of building.
 BUILD_INFO_DIR = "lrelu-build-info"
 
 
@@ -157,7 +164,6 @@ extensions += [
     Extension(name, [name.replace(".", "/") + ".pyx"], include_dirs=include_dirs, depends=list(depends))
     for name, include_dirs, depends in [
         ("lrelu._build_info", [], []),
-        ("lrelu.cli._ceiling", ["lrelu/cli"], ["lrelu/cli/ceiling.h"]),
     ]
 ]
 # ---- end of the tools' part ---------------------------------------------------------------

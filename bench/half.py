@@ -20,6 +20,10 @@ dtype). torch runs with ``torch.set_num_threads(lrelu.get_num_threads())``.
         [--dtypes float16,bfloat16] [--ops inplace,out,backward] [--json FILE]
         [--parallel-threshold BYTES]
 
+The header names the CPU, lrelu's SIMD level and torch's CPU capability: force them with
+LRELU_SIMD=avx2_f16c (lrelu) and ATEN_CPU_CAPABILITY=avx2 (torch) to measure the AVX2 case on
+an AVX-512 CPU.
+
 bfloat16 needs ml_dtypes; torch is required.
 """
 
@@ -34,6 +38,18 @@ import numpy as np
 # Not lrelu.cli.timing's 0.01 and 100: 100 * x overflows float16 from 655 on.
 ALPHAS = (0.5, 2.0)
 SETTLE_BELOW_BYTES = 32 * 2**20
+
+
+def cpu_name():
+    """The CPU's model name and its AVX-512 flags, from /proc/cpuinfo where there is one."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    avx512 = sorted(f for f in flags if f.startswith("avx512"))
+    return f"{model} ({', '.join(avx512) if avx512 else 'no avx512'})"
 
 
 def contenders(op, dtype, n):
@@ -70,6 +86,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--target-ms", type=float, default=2.0)
     parser.add_argument("--json", help="append the figures to this file, one JSON line per case")
+    parser.add_argument("--threads", type=int, help="threads for both (default: lrelu's own count)")
     parser.add_argument("--parallel-threshold", type=int,
                         help="bytes from which lrelu may use a team (default: lrelu's own); to "
                              "see what a team would give below the threshold")
@@ -83,11 +100,13 @@ def main():
 
     if args.parallel_threshold is not None:
         lrelu._threads._set_parallel_threshold(args.parallel_threshold)
+    if args.threads:
+        lrelu.set_num_threads(args.threads)
     threads = lrelu.get_num_threads()
     torch.set_num_threads(threads)
     simd = lrelu._kernels._simd_info()["selected"]
-    print(f"# {platform.processor() or platform.machine()}, lrelu threads {threads}, torch threads "
-          f"{torch.get_num_threads()}, SIMD {simd}, NumPy {np.__version__}, torch "
+    print(f"# {cpu_name()}, lrelu threads {threads}, torch threads {torch.get_num_threads()}, "
+          f"lrelu SIMD {simd}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}, NumPy {np.__version__}, torch "
           f"{torch.__version__}, Python {sys.version.split()[0]}; {args.rounds} rounds; parallel "
           f"threshold {lrelu._threads._openmp_info()['parallel_threshold_bytes']} bytes")
     print("| op | dtype | n | lrelu µs | torch µs | torch/lrelu |")
@@ -107,6 +126,7 @@ def main():
                 if args.json:
                     with open(args.json, "a") as f:
                         f.write(json.dumps({"op": op, "dtype": dtype, "n": n, "simd": simd,
+                                            "torch_capability": torch.backends.cpu.get_cpu_capability(),
                                             "threads": threads, "lrelu_s": samples["lrelu"],
                                             "torch_s": samples["torch"], "ratio": speedup}) + "\n")
                 del calls

@@ -11,16 +11,19 @@
 typedef void (*lrelu_contig_16_fn)(ptrdiff_t, const uint16_t *, int, const uint16_t *, float,
                                    uint16_t *, int);
 
+#define LRELU_DECLARE_16(NAME)                                                              \
+    void NAME(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x, float alpha,    \
+              uint16_t *out, int flags);
+
 /* float16: software conversions on x86's baseline; NEON on aarch64 */
-void lrelu_half_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                         float alpha, uint16_t *out, int flags);
-void lrelu_bfloat16_baseline(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                             float alpha, uint16_t *out, int flags);
+LRELU_DECLARE_16(lrelu_half_baseline)
+LRELU_DECLARE_16(lrelu_bfloat16_baseline)
 #if LRELU_X86_DISPATCH
-void lrelu_half_f16c(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                     float alpha, uint16_t *out, int flags);
-void lrelu_bfloat16_avx2(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
-                         float alpha, uint16_t *out, int flags);
+LRELU_DECLARE_16(lrelu_half_f16c)
+LRELU_DECLARE_16(lrelu_bfloat16_avx2)
+LRELU_DECLARE_16(lrelu_half_avx512)
+LRELU_DECLARE_16(lrelu_bfloat16_avx512)
+LRELU_DECLARE_16(lrelu_bfloat16_avx512_bf16)
 #endif
 
 #endif

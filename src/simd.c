@@ -1,18 +1,17 @@
-/* The contiguous loops of float and double, compiled once per SIMD level, and the run-time
- * choice between the levels, for every dtype (src/half.c has the 16-bit formats' loops).
+/* The contiguous loops of float and double, instantiated once per SIMD level from the
+ * templates in src/contig.h, and the run-time choice between the levels, for every dtype
+ * (src/half.c instantiates the 16-bit formats' loops).
  *
  * A wheel is built for the baseline ISA (SSE2 on x86-64, NEON on aarch64). On x86 gcc and
- * clang also compile copies for AVX2, and for AVX2 with F16C, and pick one at import with
- * __builtin_cpu_supports and cpuid; the gain is measured in bench/simd_levels.py and
- * bench/half.py (BENCHMARKS.md).
+ * clang also compile copies for AVX2, AVX2 with F16C, AVX-512 (F, BW, VL, DQ) and AVX-512
+ * with BF16, and pick one at import with __builtin_cpu_supports and cpuid; what each level
+ * gains is measured in bench/simd_levels.py and bench/half.py (BENCHMARKS.md). A level has
+ * its own float32/float64 loops only where they measured at least 10 % faster than the level
+ * below's; the table at the end says which.
  *
- * No AVX-512 copy. Issue 13 asks for one only if it beats AVX2 by 10 % in cache on one
- * thread, and no machine this project builds and tests on has AVX-512 (the development
- * machine is a Zen 3 EPYC: avx2, no avx512f; QEMU 7.2's TCG emulates no AVX-512 either), so
- * such a loop could be neither measured nor tested here. BENCHMARKS.md, "Streaming stores".
- *
- * The dispatch state lives here, in the one extension that compiles this file, so there is
- * exactly one table, set by lrelu_simd_init at import of lrelu._kernels.
+ * The dispatch state lives here: one table per extension that compiles this file
+ * (lrelu._kernels for the kernels, lrelu.cli._ceiling for the memory ceiling), each set by
+ * lrelu_simd_init from the same CPU and the same LRELU_SIMD, so both pick the same loops.
  */
 #include "contig.h"
 #include "half.h"
@@ -58,10 +57,8 @@ LRELU_DEFINE_CONTIG(contig_double_avx2, LRELU_TARGET_AVX2, double, double, LRELU
  * kernel() in lrelu/_kernels.pyx decides, once per call; the figures are in BENCHMARKS.md,
  * "Streaming stores".
  *
- * The streaming loop computes exactly what the ordinary one does: the same compare (ordered
- * x >= 0, or x > 0), the same select of 1 or alpha, the same multiply g * slope; the unaligned
- * head and the tail are the ordinary loop itself. Each body iteration writes one 64-byte cache
- * line, so every line leaves the write-combining buffer whole.
+ * The streaming loop (LRELU_DEFINE_STREAM, src/contig.h) computes exactly what the ordinary
+ * one does; each body iteration writes one 64-byte cache line.
  *
  * Non-temporal stores are weakly ordered: they may become visible after this thread's later
  * stores. _mm_sfence() before returning orders them before every store that follows, among
@@ -91,12 +88,9 @@ LRELU_DEFINE_CONTIG(contig_double_avx2, LRELU_TARGET_AVX2, double, double, LRELU
 #include <immintrin.h>
 #endif
 
-#define LRELU_LINE 64   /* bytes in a cache line */
-
 static volatile long streamed_chunks = 0;
 
-#if LRELU_STREAM_SSE2 || LRELU_X86_DISPATCH
-static void count_streamed_chunk(void)
+void lrelu_count_streamed_chunk(void)
 {
 #if defined(_MSC_VER)
     _InterlockedIncrement(&streamed_chunks);
@@ -104,55 +98,15 @@ static void count_streamed_chunk(void)
     __atomic_add_fetch(&streamed_chunks, 1, __ATOMIC_RELAXED);
 #endif
 }
-#endif
 
-/* VEC holds LANES values of T; the other arguments are the intrinsics of the level. */
-#define LRELU_DEFINE_STREAM(T, NAME, ORDINARY, ATTRIBUTES, VEC, LOADU, SET1, ZERO, CMP_GE,       \
-                            CMP_GT, SELECT, MUL, STORE_NT)                                        \
-    ATTRIBUTES static void NAME(ptrdiff_t n, const T *g, int g_scalar, const T *x, T alpha,      \
-                                T *out, int flags)                                               \
-    {                                                                                            \
-        const ptrdiff_t lanes = (ptrdiff_t)(sizeof(VEC) / sizeof(T));                            \
-        const ptrdiff_t per_line = LRELU_LINE / (ptrdiff_t)sizeof(T);                            \
-        const int plain = flags & ~LRELU_STREAM;                                                 \
-        const int forward = g == x && !g_scalar;                                                 \
-        const int gt = (flags & LRELU_AT_ZERO_ALPHA) && !forward;                                \
-        ptrdiff_t head, body, i, k;                                                              \
-        if ((uintptr_t)out % sizeof(T) != 0) {      /* can never reach a line boundary */        \
-            ORDINARY(n, g, g_scalar, x, alpha, out, plain);                                      \
-            return;                                                                              \
-        }                                                                                        \
-        head = (ptrdiff_t)((LRELU_LINE - (uintptr_t)out % LRELU_LINE) % LRELU_LINE / sizeof(T)); \
-        if (head > n) {                                                                          \
-            head = n;                                                                            \
-        }                                                                                        \
-        ORDINARY(head, g, g_scalar, x, alpha, out, plain);                                       \
-        x += head;                                                                               \
-        out += head;                                                                             \
-        g = g_scalar ? g : g + head;                                                             \
-        body = (n - head) / per_line * per_line;                                                 \
-        {                                                                                        \
-            const VEC one = SET1((T)1), slope_neg = SET1(alpha), zero = ZERO();                  \
-            const VEC g_all = SET1(g_scalar ? *g : (T)0);                                        \
-            for (i = 0; i < body; i += per_line) {                                               \
-                for (k = i; k < i + per_line; k += lanes) {                                      \
-                    const VEC v = LOADU(x + k);                                                  \
-                    const VEC gv = forward ? v : g_scalar ? g_all : LOADU(g + k);                \
-                    const VEC slope = SELECT(gt ? CMP_GT(v, zero) : CMP_GE(v, zero), one,        \
-                                             slope_neg);                                         \
-                    STORE_NT(out + k, MUL(gv, slope));                                           \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
-        ORDINARY(n - head - body, g_scalar ? g : g + body, g_scalar, x + body, alpha,            \
-                 out + body, plain);                                                             \
-        _mm_sfence();                                                                            \
-        count_streamed_chunk();                                                                  \
-    }
-
-/* SSE2 has no blend: the select is (mask & a) | (~mask & b), the same bits. */
-#define LRELU_SELECT_PS(mask, a, b) _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b))
-#define LRELU_SELECT_PD(mask, a, b) _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b))
+/* Each level's vector compare and select, named by its width W for LRELU_DEFINE_STREAMS.
+ * SSE2 has no blend: its select is (mask & a) | (~mask & b), the same bits. */
+#define LRELU_CMP128_GE_PS(a, b) _mm_cmpge_ps(a, b)
+#define LRELU_CMP128_GT_PS(a, b) _mm_cmpgt_ps(a, b)
+#define LRELU_CMP128_GE_PD(a, b) _mm_cmpge_pd(a, b)
+#define LRELU_CMP128_GT_PD(a, b) _mm_cmpgt_pd(a, b)
+#define LRELU_SELECT128_PS(mask, a, b) _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b))
+#define LRELU_SELECT128_PD(mask, a, b) _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b))
 #define LRELU_CMP256_GE_PS(a, b) _mm256_cmp_ps(a, b, _CMP_GE_OQ)
 #define LRELU_CMP256_GT_PS(a, b) _mm256_cmp_ps(a, b, _CMP_GT_OQ)
 #define LRELU_CMP256_GE_PD(a, b) _mm256_cmp_pd(a, b, _CMP_GE_OQ)
@@ -160,28 +114,34 @@ static void count_streamed_chunk(void)
 #define LRELU_SELECT256_PS(mask, a, b) _mm256_blendv_ps(b, a, mask)
 #define LRELU_SELECT256_PD(mask, a, b) _mm256_blendv_pd(b, a, mask)
 
+/* The float and double streaming loops of LEVEL, from its W-bit intrinsics (prefix P). */
+#define LRELU_DEFINE_STREAMS(LEVEL, ATTRIBUTES, P, W)                                          \
+    LRELU_DEFINE_STREAM(float, stream_float_##LEVEL, contig_float_##LEVEL, ATTRIBUTES, __m##W,  \
+                        P##loadu_ps, P##set1_ps, P##setzero_ps, LRELU_CMP##W##_GE_PS,          \
+                        LRELU_CMP##W##_GT_PS, LRELU_SELECT##W##_PS, P##mul_ps, P##stream_ps)   \
+    LRELU_DEFINE_STREAM(double, stream_double_##LEVEL, contig_double_##LEVEL, ATTRIBUTES,      \
+                        __m##W##d, P##loadu_pd, P##set1_pd, P##setzero_pd,                     \
+                        LRELU_CMP##W##_GE_PD, LRELU_CMP##W##_GT_PD, LRELU_SELECT##W##_PD,      \
+                        P##mul_pd, P##stream_pd)
+
 #if LRELU_STREAM_SSE2
-LRELU_DEFINE_STREAM(float, stream_float_baseline, contig_float_baseline, , __m128, _mm_loadu_ps,
-                    _mm_set1_ps, _mm_setzero_ps, _mm_cmpge_ps, _mm_cmpgt_ps, LRELU_SELECT_PS,
-                    _mm_mul_ps, _mm_stream_ps)
-LRELU_DEFINE_STREAM(double, stream_double_baseline, contig_double_baseline, , __m128d,
-                    _mm_loadu_pd, _mm_set1_pd, _mm_setzero_pd, _mm_cmpge_pd, _mm_cmpgt_pd,
-                    LRELU_SELECT_PD, _mm_mul_pd, _mm_stream_pd)
+LRELU_DEFINE_STREAMS(baseline, , _mm_, 128)
 #define STREAM_BASELINE stream_float_baseline, stream_double_baseline
 #else
 #define STREAM_BASELINE NULL, NULL
 #endif
 
 #if LRELU_X86_DISPATCH
-LRELU_DEFINE_STREAM(float, stream_float_avx2, contig_float_avx2, LRELU_TARGET_AVX2,
-                    __m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
-                    LRELU_CMP256_GE_PS, LRELU_CMP256_GT_PS, LRELU_SELECT256_PS, _mm256_mul_ps,
-                    _mm256_stream_ps)
-LRELU_DEFINE_STREAM(double, stream_double_avx2, contig_double_avx2,
-                    LRELU_TARGET_AVX2, __m256d, _mm256_loadu_pd, _mm256_set1_pd,
-                    _mm256_setzero_pd, LRELU_CMP256_GE_PD, LRELU_CMP256_GT_PD,
-                    LRELU_SELECT256_PD, _mm256_mul_pd, _mm256_stream_pd)
+LRELU_DEFINE_STREAMS(avx2, LRELU_TARGET_AVX2, _mm256_, 256)
 #endif
+
+/* The AVX-512 levels keep AVX2's float32 and float64 loops: 512-bit copies of them (the same
+ * templates with LRELU_TARGET_AVX512) measured under 10 % faster through lrelu's calls in
+ * cache, and memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not pay
+ * for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
+ * far more, as their conversions are the cost. */
+#define AVX512_FLOAT_DOUBLE contig_float_avx2, contig_double_avx2
+#define AVX512_STREAM stream_float_avx2, stream_double_avx2
 
 /* One row per level, best last; a level is used if the CPU supports it. */
 struct simd_level {
@@ -203,6 +163,9 @@ static const struct simd_level levels[] = {
      stream_float_avx2, stream_double_avx2},
     {"avx2_f16c", contig_float_avx2, contig_double_avx2, lrelu_half_f16c, lrelu_bfloat16_avx2,
      stream_float_avx2, stream_double_avx2},
+    {"avx512", AVX512_FLOAT_DOUBLE, lrelu_half_avx512, lrelu_bfloat16_avx512, AVX512_STREAM},
+    {"avx512_bf16", AVX512_FLOAT_DOUBLE, lrelu_half_avx512, lrelu_bfloat16_avx512_bf16,
+     AVX512_STREAM},
 #endif
 };
 #define N_LEVELS (sizeof levels / sizeof levels[0])
@@ -226,6 +189,19 @@ static int cpu_supports(const char *level)
         return __builtin_cpu_supports("avx2") && __get_cpuid(1, &eax, &ebx, &ecx, &edx)
                && (ecx & bit_F16C) != 0;
     }
+    if (strncmp(level, "avx512", 6) == 0) {
+        /* __builtin_cpu_supports also checks that the OS saves the ZMM and mask registers.
+         * AVX512_BF16 (cpuid leaf 7, subleaf 1, EAX bit 5) read directly, as F16C above. */
+        unsigned int eax = 0, ebx, ecx, edx;
+        const int f_bw_vl_dq = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                               && __builtin_cpu_supports("avx512vl")
+                               && __builtin_cpu_supports("avx512dq") && cpu_supports("avx2_f16c");
+        if (strcmp(level, "avx512") == 0) {
+            return f_bw_vl_dq;
+        }
+        return strcmp(level, "avx512_bf16") == 0 && f_bw_vl_dq
+               && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+    }
 #endif
     return 0;
 }
@@ -235,11 +211,10 @@ static int cpu_supports(const char *level)
 /* A call streams when it writes more than half the last-level cache: past that, its input
  * and its result (an out-of-place pass moves at least those two) no longer fit in the cache
  * together, so the result cannot stay there for whoever reads it next, and writing it past
- * the cache saves the read for ownership. Below, streaming loses (0.55-0.96x at an eighth of
- * the cache and less) and evicts a result that could have stayed. On the development VM it
- * already wins from a quarter of the reported cache, because the L3 there is shared with the
- * host's other tenants; a threshold taken from that would lose on a machine whose L3 is its
- * own. Figures: bench/streaming.log, BENCHMARKS.md "Streaming stores". */
+ * the cache saves the read for ownership. Below, streaming loses and evicts a result that
+ * could have stayed. On a VM whose L3 is shared with the host's other tenants it can win from
+ * a smaller share of the reported cache; a threshold taken from that would lose on a machine
+ * whose L3 is its own. Figures: BENCHMARKS.md, "Streaming stores". */
 #define STREAM_LLC_DIVISOR 2
 #define DEFAULT_LLC_BYTES ((ptrdiff_t)32 << 20)   /* when no source below answers */
 
@@ -268,8 +243,8 @@ static long long read_cache_value(int index, const char *name)
 }
 
 /* The largest cache of the highest level cpu0 has (instruction caches are level 1). Read
- * before sysconf: glibc's figure comes from CPUID and, on this project's AMD EPYC VM, is the
- * whole socket's L3 (256 MiB) where the kernel reports the 32 MiB this core shares. */
+ * before sysconf: glibc's figure comes from CPUID and, on some VMs, is the whole socket's L3
+ * where the kernel reports the part this core shares. */
 static ptrdiff_t llc_from_sysfs(void)
 {
     int index, best_level = 0;
@@ -411,7 +386,7 @@ const char *lrelu_simd_baseline(void)
 const char *lrelu_simd_dispatchable(void)
 {
 #if LRELU_X86_DISPATCH
-    return "avx2,avx2_f16c";
+    return "avx2,avx2_f16c,avx512,avx512_bf16";
 #else
     return "";
 #endif

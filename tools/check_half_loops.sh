@@ -17,7 +17,7 @@ sources=("$repo/src/simd.c" "$repo/src/half.c" "$repo/tools/check_half_loops.c")
 status=0
 
 gcc "${flags[@]}" "${sources[@]}" -o "$tmp/native" -lm
-for level in baseline avx2 avx2_f16c; do
+for level in baseline avx2 avx2_f16c avx512 avx512_bf16; do
     if ! out=$(LRELU_SIMD=$level "$tmp/native"); then status=1; fi
     if [ "$(head -1 <<<"$out" | awk '{print $2}')" != "$level" ]; then
         echo "$level: not run (not compiled, or this CPU lacks it)"

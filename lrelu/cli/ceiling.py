@@ -1,8 +1,8 @@
 """The machine's memory ceiling for `lrelu bench`: how fast its memory moves streams of the
-shape of lrelu's calls. Measured in this process with lrelu's own compiled loops
-(_ceiling.pyx, ceiling.h), or by a tool of the user's (``--membw PATH``), run as
-``PATH N DTYPE REPS`` and printing ``inplace X ms Y GB/s | out ... | out-fresh ... | backward
-...`` (optionally also the ``-nt`` streams), as the project's ../shared/tools/membw does.
+shape of lrelu's calls. Measured in this process with lrelu's own contiguous loops, the
+kernels' SIMD loops at the kernels' level (_ceiling.pyx), or by a tool of the user's
+(``--membw PATH``), run as ``PATH N DTYPE REPS`` and printing ``inplace X ms Y GB/s | out ...
+| out-fresh ... | backward ...`` (optionally also the ``-nt`` streams).
 
 The streams, each with ordinary stores and, as ``STREAM-nt``, streaming stores:
   inplace     a = f(a)         read and write one array
@@ -28,12 +28,12 @@ ARRAYS = {"inplace": 2, "out": 2, "out-fresh": 2, "backward": 3}     # arrays mo
 # The stream that bounds each benchmark operation: "out" and "derivative" return a fresh
 # array, so they pay for new pages as "out-fresh" does.
 FOR_OPERATION = {"inplace": "inplace", "out": "out-fresh", "derivative": "out-fresh", "backward": "backward"}
-# Bytes per array when measuring the ceiling for `lrelu bench`: four times the 32 MiB L3 of
-# the machine lrelu is developed on, so the streams come from memory and not from the cache,
+# Bytes per array when measuring the ceiling for `lrelu bench`: four times a 32 MiB L3 (a
+# common server last-level cache), so the streams come from memory and not from the cache,
 # and the four arrays of one measurement (512 MiB) fit any machine that runs the benchmark.
 ARRAY_BYTES = 128 * 2**20
 REPETITIONS = 10
-# The ceiling's loops (and membw's) are float32 and float64 only. Memory moves bytes, not
+# The ceiling's passes (and membw's) are float32 and float64 only. Memory moves bytes, not
 # elements, so a 16-bit dtype is bounded by the float32 passes over arrays of the same bytes.
 MEASURED_AS = {"float16": "float32", "bfloat16": "float32"}
 
@@ -45,7 +45,8 @@ class CeilingError(Exception):
 
 
 def stores():
-    """Which loops this CPU runs: {"ordinary": ISA, "streaming": ISA or None, "openmp": bool}."""
+    """Which loops this CPU runs: {"ordinary": SIMD level, "streaming": SIMD level or None,
+    "openmp": bool}."""
     from . import _ceiling
     return _ceiling.stores()
 
