@@ -1,6 +1,6 @@
 """float16 and bfloat16: lrelu against PyTorch's float16 and bfloat16 tensors of the same values.
 
-Three operations, as issue 9's targets name them: in place (``lrelu.leaky_relu_`` against
+Three operations, as the half-precision targets name them: in place (``lrelu.leaky_relu_`` against
 ``torch.nn.functional.leaky_relu_``), out of place (``leaky_relu`` against
 ``torch.nn.functional.leaky_relu``) and backward in place (``leaky_relu_backward(g, x, a,
 out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``).

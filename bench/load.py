@@ -1,4 +1,4 @@
-"""The thread layer under load (issue 15): lrelu's default against one thread, beside other
+"""The thread layer under load: lrelu's default against one thread, beside other
 processes, and the inputs NumPy hands over in pieces.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/load.py > bench/results/load.log

@@ -1,5 +1,5 @@
 """Write BENCHMARKS.md: the full alternating benchmark (lrelu.cli.bench, the contender
-registry and timer `lrelu bench` uses), the memory ceiling beside it, and issue #3's targets
+registry and timer `lrelu bench` uses), the memory ceiling beside it, and the project's first speed targets
 checked against the figures just measured, or re-rendered from a saved run (--from-json)
 without measuring anything.
 
@@ -216,7 +216,7 @@ def main():
         "# bench/results/streaming.md says how its logs were made (bench/streaming.py, lrelu bench --ops outarg)",
         "python bench/report.py --from-json bench/results/results.json ...   # re-render without measuring",
         "```", "",
-        "## Targets (issue #3)", "",
+        "## Targets", "",
     ]
     lines += targets(result, ceilings, small) + [""]
     lines += included(args.notes)
@@ -232,17 +232,17 @@ def main():
                          fenced=True)
     lines += included(args.streaming)
     lines += log_section(args.load_log, "Under load",
-                         "`bench/load.py` (issue 15): float32 in place with lrelu's default (the planner), "
+                         "`bench/load.py`: float32 in place with lrelu's default (the planner), "
                          "a team for every call (`fixed`, lrelu before the planner) and one thread, alternating "
                          "round by round, beside other processes; then inputs NumPy hands over in pieces, 2 "
                          "threads against 1. Below 1 in the first table, faster than one thread.")
     lines += log_section(args.half_log, "float16 and bfloat16",
-                         "`bench/half.py` (issue 9): lrelu against PyTorch's float16 and bfloat16 tensors of "
+                         "`bench/half.py`: lrelu against PyTorch's float16 and bfloat16 tensors of "
                          "the same values, alternating round by round; ratio = torch time / lrelu time "
                          "(above 1, lrelu is faster).")
     lines += log_section(args.training_log, "Training kernels",
                          "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
-                         "against PyTorch (issue 14's targets), in one process, contenders alternating "
+                         "against PyTorch, in one process, contenders alternating "
                          "round by round after an untimed settling batch each; medians, and the median "
                          "of per-round ratios (torch time / lrelu time: above 1, lrelu is faster).")
     for name, why in result["skipped"].items():

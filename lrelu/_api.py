@@ -610,7 +610,10 @@ def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
     grad_alpha : ndarray, NumPy scalar or float
         alpha's shape, in grad_x's dtype: an ndarray for an array alpha (0-d included), a
         NumPy scalar for a NumPy scalar alpha, a Python float for a Python number.
+        Torch tensors in give tensors out; dask arrays give lazy dask arrays.
 
+    Notes
+    -----
     Accuracy and determinism: float16 products are formed and summed in float32, float32's in
     float64 (exact products, a plain float64 sum), float64 and longdouble in their own type.
     The float16, float64 and longdouble sums are compensated (TwoSum: each addition's
@@ -623,6 +626,8 @@ def prelu_backward(grad, x, alpha, *, at_zero="one", out=None):
     channels-last or any transpose) are read in place in one pass, whatever alpha's shape.
     Other grad and x (strided views, other dtypes) are first copied to C order.
 
+    Examples
+    --------
     >>> import numpy as np, lrelu
     >>> x = np.array([[-2.0, 3.0], [-1.0, 0.0]])
     >>> grad_x, grad_alpha = lrelu.prelu_backward(np.ones_like(x), x, np.array([0.1, 0.2]))
