@@ -184,7 +184,7 @@ CONTENDERS = {
     "np.maximum": (None, None, _maximum),
     "numexpr": ("numexpr", "pip install numexpr", _numexpr),
     "numba": ("numba", "pip install numba", _numba),
-    "torch": ("torch", "pip install torch (its CPU build: see the README, \"Performance\")", _torch),
+    "torch": ("torch", "pip install torch --index-url https://download.pytorch.org/whl/cpu (the CPU build; docs: Benchmarks)", _torch),
 }
 PEERS = tuple(name for name in CONTENDERS if name != "lrelu")
 
