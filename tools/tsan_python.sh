@@ -9,13 +9,19 @@
 #
 #   LRELU_TSAN_CACHE  the TSan interpreter and its venv live here between runs
 #                     (default /var/cache/lrelu-tsan); delete it to start afresh
-#   LRELU_FT_CACHE    where tools/check_freethreaded.sh keeps CPython's source tarball
-#                     (default /var/cache/lrelu-freethreaded); run that script first to fetch it
+#   LRELU_FT_CACHE    where tools/check_freethreaded.sh keeps CPython's source tarball and its
+#                     plain free-threaded venv (default /var/cache/lrelu-freethreaded): run that
+#                     script once first
 #
 # Why, and how:
 # - The interpreter: the same Debian python3.13 tarball as check_freethreaded.sh (reused, never
 #   fetched here), configured with --disable-gil --with-thread-sanitizer and built with gcc
 #   (libtsan). Rebuilt only when the tarball's checksum or the configure line changes.
+# - lrelu's wheel is built by check_freethreaded.sh's plain free-threaded venv (same 3.13.5
+#   source and configure line but the sanitizer, so the same headers and ABI; -fsanitize=thread
+#   in CFLAGS makes pyport.h define _Py_THREAD_SANITIZER as the TSan interpreter's own build
+#   does) and installed into the TSan venv: Cython (a pure-Python wheel on 3.13t) and pip
+#   running on the instrumented interpreter take many times longer and check nothing.
 # - lrelu is built serially (LRELU_OPENMP=0): GCC's libgomp is not TSan-instrumented, so every
 #   OpenMP region's barrier would be reported as a race. The Python-level races (the planner's
 #   buckets, the one-team lock, per-thread threads(n), first imports) run either way.
@@ -34,8 +40,8 @@ set -euo pipefail
 SOURCE_PACKAGE=python3.13
 CONFIGURE=(--disable-gil --with-thread-sanitizer --with-ensurepip=install CC=gcc)
 TESTS=(tests/test_free_threading.py tests/test_concurrency.py)
-# The venv: lrelu's build requirements, then what the two test files and tests/conftest.py import.
-REQUIREMENTS=("setuptools>=77" "Cython>=3.1" "numpy>=2.0" "pytest>=7" "hypothesis>=6")
+# The TSan venv: what the two test files and tests/conftest.py import.
+REQUIREMENTS=("numpy>=2.0" "pytest>=7" "hypothesis>=6")
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LRELU_TSAN_CACHE:-/var/cache/lrelu-tsan}
@@ -143,11 +149,14 @@ cp -r "$run/src/tests" "$run/run/"
 echo "   exported $(git -C "$repo" rev-parse --short HEAD) of $repo"
 
 begin build "serial (LRELU_OPENMP=0), CFLAGS=-fsanitize=thread -g -O1"
-"$venv/bin/python" -m pip uninstall -q -y lrelu >/dev/null 2>&1 || true
+builder=$ft_cache/venv/bin/python
+[ -x "$builder" ] || fail "no $builder: run tools/check_freethreaded.sh once to make it"
 (cd "$run/src" && CC=gcc LRELU_OPENMP=0 CFLAGS="-fsanitize=thread -g -O1" LDFLAGS="-fsanitize=thread" \
-    "$venv/bin/python" -m pip install -v --no-build-isolation --no-deps .) \
+    "$builder" -m pip wheel -v --no-build-isolation --no-deps -w "$run/dist" .) \
     > "$run/build.log" 2>&1 || { tail -n 60 "$run/build.log"; fail "the build"; }
 grep -q -- '-fsanitize=thread' "$run/build.log" || fail "the build did not pass -fsanitize=thread to the compiler"
+"$venv/bin/python" -m pip uninstall -q -y lrelu >/dev/null 2>&1 || true
+"$venv/bin/python" -m pip install -q --no-deps "$run"/dist/lrelu-*.whl || fail "installing the wheel"
 # lrelu's extension modules: a report frame in one of them is lrelu's code, whatever its file.
 modules=$("$venv/bin/python" -c 'import glob, os, lrelu
 print("|".join(sorted(os.path.basename(p).replace(".", "[.]") for p in glob.glob(os.path.join(os.path.dirname(lrelu.__file__), "**", "*.so"), recursive=True))))' 2>/dev/null || true)
