@@ -4,11 +4,13 @@
 # tools/tsan_threads.c, built with gcc -fsanitize=thread. Fails on any TSan report or a
 # broken invariant (calls counted exactly, estimates finite, the team handed back).
 #
-#   tools/tsan.sh     # from anywhere; a few seconds
+#   tools/tsan.sh            # from anywhere; a few seconds
+#   tools/tsan.sh --python   # the concurrency tests on a TSan-built free-threaded CPython
+#                            # (tools/tsan_python.sh says how); long, run by hand
 #
-# Why a C harness and not the Python suite under TSan: the kernels' OpenMP regions run in GCC's
-# libgomp, which is not instrumented, so TSan reports every region's barrier as a race; and
-# an instrumented CPython (--with-thread-sanitizer) is a separate long build. The harness
+# Why a C harness by default: the kernels' OpenMP regions run in GCC's libgomp, which is not
+# instrumented, so TSan reports every region's barrier as a race; and an instrumented CPython
+# (--with-thread-sanitizer) is a separate long build, which --python makes. The harness
 # runs exactly the calls the kernels make into the thread layer (plan_begin, the caller's
 # share timed into plan.work, plan_end), which is where lrelu's shared state lives; the
 # regions themselves write only each call's own output. No suppressions are used.
@@ -16,6 +18,7 @@
 # outside the lock is a race TSan reports: removing the lock from lrelu_plan_begin makes this
 # script fail.
 set -euo pipefail
+[ "${1:-}" != --python ] || { shift; exec "$(dirname "$0")/tsan_python.sh" "$@"; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
