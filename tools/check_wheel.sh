@@ -133,13 +133,14 @@ grep -q 'lrelu\.libs/libgomp' <<<"$libs" || fail "the installed extension does n
 run_suite "$work/venv" True 2.
 
 step "4. the same wheel with the whole test extra, under NumPy 1.26"
-# pandas 3 needs NumPy >= 2, and so does pyarrow 26 (20 was tried and runs on 1.26): older
-# ones that run on 1.26, so the pipeline tests keep running here (xarray follows pandas).
+# pandas 3 needs NumPy >= 2, and so do pyarrow 26 (20 was tried and runs on 1.26) and
+# ml_dtypes 0.6 (0.5 runs on 1.26): older ones that run on 1.26, so the pipeline and bfloat16
+# tests keep running here (xarray follows pandas).
 "$python" -m venv "$work/full-venv"
 "$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check "$repaired[test]" \
     "torch==2.13.0"      # the CPU build; the test extra leaves torch out (pyproject.toml)
 "$work/full-venv/bin/python" -m pip install -q --disable-pip-version-check \
-    --only-binary numpy,pandas,pyarrow "numpy==1.26.*" "pandas<3" "pyarrow<21"
+    --only-binary numpy,pandas,pyarrow,ml_dtypes "numpy==1.26.*" "pandas<3" "pyarrow<21" "ml_dtypes<0.6"
 run_suite "$work/full-venv" True 1.26.
 
 step "5. LRELU_OPENMP=0: the serial build, from the sdist"
