@@ -344,8 +344,9 @@ def _checked_inplace_target(name, x):
         raise _not_real(name, "x", _kind_name(x), x.dtype.kind)
 
 
-# NumPy 1.x compares a 0-d x with a Python alpha as two scalars (value-based casting), so a
-# 0-d x takes the envelope's slow path there, which applies NEP 50 (_plain_operands).
+# NumPy 1.x casts a Python alpha by its value (a 0-d x and alpha are two scalars, float64
+# wins; 1e5 does not fit float16, so float32 wins): there every call takes the envelope's
+# slow path, which applies NEP 50 (_plain_operands).
 _NUMPY_1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 _NUMPY_2 = not _NUMPY_1
 # NumPy's own real dtypes, by dtype class (one per type, byte order aside). A user dtype is
@@ -368,7 +369,7 @@ def _cast(name, label, obj, keywords):
 def _is_plain(x):
     # An ndarray of one of NumPy's real dtypes: the ufunc takes it as it is, with nothing to
     # unwrap, refuse or re-type.
-    return type(x) is _ndarray and type(x.dtype) in _PLAIN_CLASSES and not (_NUMPY_1 and x.ndim == 0)
+    return _NUMPY_2 and type(x) is _ndarray and type(x.dtype) in _PLAIN_CLASSES
 
 
 def _call(name, ufunc, labels, operands, alpha, out=None, keywords=_NO_KEYWORDS):
@@ -420,12 +421,12 @@ def _fast(x, alpha, out, classes=_PLAIN_CLASSES):
     finite alpha, NumPy's own dtype, a plain out. Each public function asks this before the
     envelope, whose function calls cost more than the ufunc itself on a 1,000-element array
     (BENCHMARKS.md, small arrays); whatever fails goes through the envelope."""
-    return (alpha - alpha == 0.0 and type(x.dtype) in classes and (out is None or type(out) is _ndarray)
-            and not (_NUMPY_1 and x.ndim == 0))
+    return (_NUMPY_2 and alpha - alpha == 0.0 and type(x.dtype) in classes
+            and (out is None or type(out) is _ndarray))
 
 
 def _in_place(name, ufunc, x, alpha):
-    if type(x) is not _ndarray or type(x.dtype) not in _FLOAT_CLASSES or (_NUMPY_1 and x.ndim == 0):
+    if type(x) is not _ndarray or type(x.dtype) not in _FLOAT_CLASSES:
         _checked_inplace_target(name, x)
     return _call(name, ufunc, ("x",), (x,), alpha, out=x)
 
@@ -483,7 +484,7 @@ def leaky_relu_(x, alpha=0.01):
     array([-0.02,  3.  ])
     """
     if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
-            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+            and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
         try:
             return _forward(x, alpha, out=x)
         except ValueError:
@@ -523,7 +524,7 @@ def leaky_relu_derivative_(x, alpha=0.01, *, at_zero="one"):
     ``at_zero`` as for :func:`leaky_relu_derivative`."""
     ufunc = _chosen("leaky_relu_derivative_", _DERIVATIVES, at_zero)
     if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
-            and type(x.dtype) in _FLOAT_CLASSES and (_NUMPY_2 or x.ndim)):
+            and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
         try:
             return ufunc(x, alpha, out=x)
         except ValueError:

@@ -20,15 +20,17 @@ ALPHAS = [0.01, 0.0, -0.3, 5.0, 1e-4, 3e-5, 65504.0]
 
 
 def listing(function, *args):
+    # alpha as NEP 50 hands it to the listings (reference.nep50_alpha): NumPy 1's value-based
+    # casting would take an alpha float16 cannot hold as a "small" scalar (65504) as float32
+    *arrays, alpha = args
+    alpha = reference.nep50_alpha(np.empty(0, np.result_type(*arrays)), alpha)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        return function(*args)
+        return function(*arrays, alpha)
 
 
 def in_dtype(expected, dtype):
-    """The listing's result as an in-place call stores it. Under NumPy 2 (NEP 50) it already
-    is float16. NumPy 1's value-based casting makes the listing float32 for an alpha that
-    float16 cannot hold as a "small" scalar (65504), and lrelu's call then takes the float32
-    loop too; storing into float16 rounds once, exactly what the cast here does."""
+    """The listing's result as an in-place call stores it (with NEP 50's alpha it already is
+    x's dtype)."""
     return expected.astype(dtype, copy=False)
 
 

@@ -38,9 +38,13 @@ def _native(a):
 
 def _listing(listing, *args):
     # The listings warn (overflow, 0 * inf) as NumPy arithmetic does; lrelu's own warnings
-    # are governed by pyproject's filterwarnings, so only the oracle is silenced.
+    # are governed by pyproject's filterwarnings, so only the oracle is silenced. A Python
+    # alpha is given as NEP 50 gives it beside the arrays' dtype (reference.nep50_alpha):
+    # NumPy 1.x's value-based casting would make 0-d operands float64.
+    *arrays, alpha = args
+    alpha = reference.nep50_alpha(np.empty(0, np.result_type(*arrays)), alpha)
     with np.errstate(all="ignore"):
-        return listing(*args)
+        return listing(*arrays, alpha)
 
 
 def _slice(n, step, offset, side):
