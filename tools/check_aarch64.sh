@@ -55,7 +55,7 @@ PACKAGES=python3,python3-venv,python3-dev,gcc,libc6-dev,ca-certificates
 # if a file named here is not in HEAD). Conformance (forward and derivative, backward, in
 # place, the ufuncs, half precision), the property tests, and threads and fork
 # (test_threads.py also runs the loops with LRELU_SIMD=baseline).
-CONFORMANCE_TESTS=(test_elementwise.py test_backward.py test_inplace.py test_ufunc.py test_half.py test_16bit.py)
+CONFORMANCE_TESTS=(test_elementwise.py test_backward.py test_inplace.py test_ufunc.py test_half.py)
 CI_TESTS=("${CONFORMANCE_TESTS[@]}" test_properties.py test_threads.py test_concurrency.py)
 # What those tests import besides lrelu's build requirements.
 CI_REQUIREMENTS=(pytest hypothesis threadpoolctl)
