@@ -18,6 +18,10 @@ from lrelu import reference
 from helpers import (FLOAT_DTYPES, always_parallel, assert_same, parallel_threshold_elements,
                      round_to_bfloat16, sample)
 
+# A team exists only where lrelu was built with OpenMP (LRELU_OPENMP=0 builds run serially).
+needs_openmp = pytest.mark.skipif(not lrelu._threads._openmp_info()["enabled"],
+                                  reason="serial build (no OpenMP): no team to keep")
+
 try:
     import ml_dtypes
     BF16 = [pytest.param(np.dtype(ml_dtypes.bfloat16), id="bfloat16")]
@@ -153,6 +157,7 @@ def test_int64_into_a_float64_view_of_its_own_buffer(function, listing, kwargs, 
     _assert(out, expected)
 
 
+@needs_openmp
 def test_int64_in_place_into_its_own_float64_view_keeps_a_team():
     # the same address and step: element i is read before it is written, so a team is safe
     # and is used (one parallel region)
@@ -165,6 +170,7 @@ def test_int64_in_place_into_its_own_float64_view_keeps_a_team():
     _assert(b.view(np.float64), expected)
 
 
+@needs_openmp
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_exact_in_place_still_runs_on_a_team(dtype):
     x = _base(dtype, _size(dtype))
