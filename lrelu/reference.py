@@ -38,7 +38,7 @@ def nep50_alpha(x, alpha):
     Python number are two scalars and the listing gives float64; lrelu follows NEP 50 on
     every NumPy, so its tests give the listings this alpha. Not from the glossary entry."""
     dtype = np.asarray(x).dtype
-    if isinstance(alpha, (int, float)) and dtype.kind == "f":
+    if type(alpha) in (int, float) and dtype.kind == "f":   # np.float64 is a float, but strong
         return dtype.type(alpha)
     return alpha
 

@@ -170,8 +170,9 @@ def test_memory_stays_near_the_chunk_size_not_the_file_size(tmp_path, mode):
     assert done.returncode == 0, done.stderr
     grew_mib = int(done.stderr.split("grew_kib")[1].split()[0]) / 1024
     # A chunk is 2 MiB; its buffers, the mapped pages of one chunk and some slack stay far
-    # below the 64 MiB that reading the file whole would take.
-    assert grew_mib < 24, grew_mib
+    # below the 64 MiB that reading the file whole would take. A free-threaded CPython's
+    # allocator (mimalloc, per-thread heaps) holds more freed memory: still half the file.
+    assert grew_mib < (40 if getattr(sys, "_is_gil_enabled", None) else 24), grew_mib
     assert_same(np.load(tmp_path / "out.npy" if mode == "out" else src), reference.lrelu(x))
 
 
