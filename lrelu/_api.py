@@ -347,8 +347,7 @@ def _checked_inplace_target(name, x):
 # NumPy 1.x casts a Python alpha by its value (a 0-d x and alpha are two scalars, float64
 # wins; 1e5 does not fit float16, so float32 wins): there every call takes the envelope's
 # slow path, which applies NEP 50 (_plain_operands).
-_NUMPY_1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
-_NUMPY_2 = not _NUMPY_1
+_NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 # NumPy's own real dtypes, by dtype class (one per type, byte order aside). A user dtype is
 # never plain, so the envelope looks at it: ml_dtypes' float8_e5m2 has kind "f" and
 # float8_e4m3b11fnuz the type character "L" of NumPy's unsigned long.
