@@ -156,7 +156,8 @@
  *   BLOCK             elements of the format in one load
  *   LOAD2(p, lo, hi)  BLOCK elements from memory, widened into two V, in any order the
  *                     level likes (in-lane unpacking is cheapest), as long as STORE2 undoes it
- *   STORE2(p, lo, hi) the two V rounded to the format, in LOAD2's order, and stored
+ *   STORE2(p, lo, hi, nan_alpha)  the two V rounded to the format, in LOAD2's order, and
+ *                     stored; nan_alpha is 0 when alpha is not NaN (below)
  *   SPLAT(f)          a float (alpha, 1, a scalar g widened by WIDEN) in every lane
  *   APPLY(g, x, alpha, gt)  g * slope(x), slope(x) = 1 if x >= 0 (x > 0 with gt) else alpha
  * Every operation is elementwise, so the order LOAD2 chooses is invisible in the result.
@@ -165,11 +166,21 @@
  * (the backward). kind and gt are constants at every call of NAME##_run, so each of the five
  * loops is compiled with its own compare and no branch inside. The last partial block runs
  * in a zero-padded buffer, so every element takes the same instructions (and raises the same
- * flags) whatever its position. */
-#define LRELU_DEFINE_VEC16(NAME, ATTRIBUTES, V, BLOCK, LOAD2, STORE2, SPLAT, APPLY, WIDEN)      \
+ * flags) whatever its position.
+ *
+ * NAN_ALPHA_APART (1 or 0): whether the format's rounding can be cheaper when alpha is not
+ * NaN; then every loop is compiled twice, and STORE2 gets nan_alpha = 0 or 1 as a constant
+ * (with 0, always nan_alpha = 1: a STORE2 that tests NaN lanes keeps testing them).
+ * bfloat16 can: every product is a multiply by 1 or alpha of a value widened from bfloat16,
+ * whose low 16 bits are 0, and x86 and Arm return a NaN operand (quieted) as the product, or
+ * the default NaN, so with alpha not NaN no NaN product has a low bit set, the round-to-
+ * nearest-even carry cannot reach the exponent, and the NaN test of every lane can go. A NaN
+ * alpha's own payload has low bits, so that case keeps the test. */
+#define LRELU_DEFINE_VEC16(NAME, ATTRIBUTES, V, BLOCK, LOAD2, STORE2, SPLAT, APPLY, WIDEN,      \
+                           NAN_ALPHA_APART)                                                     \
     static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_run(                    \
         ptrdiff_t n, const uint16_t *g, const uint16_t *x, float alpha, uint16_t *out,          \
-        const int kind, const int gt)                                                           \
+        const int kind, const int gt, const int nan_alpha)                                      \
     {                                                                                           \
         const V a = SPLAT(alpha);                                                               \
         const V g0 = SPLAT(kind == 1 ? WIDEN(*g) : 0.0f);                                       \
@@ -185,7 +196,7 @@
                 gl = kind == 0 ? xl : g0;                                                       \
                 gh = kind == 0 ? xh : g0;                                                       \
             }                                                                                   \
-            STORE2(out + i, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt));                        \
+            STORE2(out + i, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);             \
         }                                                                                       \
         rest = n - i;                                                                           \
         if (rest > 0) {                                                                         \
@@ -198,26 +209,36 @@
                 gl = kind == 0 ? xl : g0;                                                       \
                 gh = kind == 0 ? xh : g0;                                                       \
             }                                                                                   \
-            STORE2(os, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt));                             \
+            STORE2(os, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);                  \
             memcpy(out + i, os, (size_t)rest * sizeof *out);                                    \
+        }                                                                                       \
+    }                                                                                           \
+    static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_kinds(                  \
+        ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x, float alpha,           \
+        uint16_t *out, const int gt, const int nan_alpha)                                       \
+    {                                                                                           \
+        if (g == x && !g_scalar) {                                                              \
+            NAME##_run(n, g, x, alpha, out, 0, 0, nan_alpha);   /* the forward ignores gt */    \
+        } else if (g_scalar) {                                                                  \
+            if (gt) {                                                                           \
+                NAME##_run(n, g, x, alpha, out, 1, 1, nan_alpha);                               \
+            } else {                                                                            \
+                NAME##_run(n, g, x, alpha, out, 1, 0, nan_alpha);                               \
+            }                                                                                   \
+        } else if (gt) {                                                                        \
+            NAME##_run(n, g, x, alpha, out, 2, 1, nan_alpha);                                   \
+        } else {                                                                                \
+            NAME##_run(n, g, x, alpha, out, 2, 0, nan_alpha);                                   \
         }                                                                                       \
     }                                                                                           \
     ATTRIBUTES void NAME(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,       \
                          float alpha, uint16_t *out, int flags)                                 \
     {                                                                                           \
         const int gt = flags & LRELU_AT_ZERO_ALPHA;                                             \
-        if (g == x && !g_scalar) {                                                              \
-            NAME##_run(n, g, x, alpha, out, 0, 0);   /* the forward ignores gt (above) */       \
-        } else if (g_scalar) {                                                                  \
-            if (gt) {                                                                           \
-                NAME##_run(n, g, x, alpha, out, 1, 1);                                          \
-            } else {                                                                            \
-                NAME##_run(n, g, x, alpha, out, 1, 0);                                          \
-            }                                                                                   \
-        } else if (gt) {                                                                        \
-            NAME##_run(n, g, x, alpha, out, 2, 1);                                              \
+        if (!(NAN_ALPHA_APART) || alpha != alpha) {   /* 1: every lane's NaN test kept */      \
+            NAME##_kinds(n, g, g_scalar, x, alpha, out, gt, 1);                                 \
         } else {                                                                                \
-            NAME##_run(n, g, x, alpha, out, 2, 0);                                              \
+            NAME##_kinds(n, g, g_scalar, x, alpha, out, gt, 0);                                 \
         }                                                                                       \
     }
 

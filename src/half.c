@@ -76,34 +76,40 @@ VEC8_INLINE LRELU_TARGET_AVX2 void bfloat16_avx2_load2(const uint16_t *p, __m256
     *hi = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
 }
 
-/* lrelu_float_to_bfloat16 on 8 lanes, the result in each lane's top 16 bits */
-VEC8_INLINE LRELU_TARGET_AVX2 __m256i bfloat16_avx2_round(__m256 v)
+/* lrelu_float_to_bfloat16 on 8 lanes, the result in each lane's top 16 bits; NaN lanes are
+ * tested only for a NaN alpha (nan_alpha, LRELU_DEFINE_VEC16 says why the rest need not be) */
+VEC8_INLINE LRELU_TARGET_AVX2 __m256i bfloat16_avx2_round(__m256 v, const int nan_alpha)
 {
     const __m256i bits = _mm256_castps_si256(v);
     const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
     const __m256i rounded = _mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), odd);
     const __m256i quiet = _mm256_or_si256(bits, _mm256_set1_epi32(0x00400000));
-    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    if (!nan_alpha) {
+        return rounded;
+    }
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(rounded),
-                                                _mm256_castsi256_ps(quiet), nan));
+                                                _mm256_castsi256_ps(quiet),
+                                                _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
 }
 
-VEC8_INLINE LRELU_TARGET_AVX2 void bfloat16_avx2_store2(uint16_t *p, __m256 lo, __m256 hi)
+/* the even results' top halves shifted down, the odd results' top halves blended in */
+VEC8_INLINE LRELU_TARGET_AVX2 void bfloat16_avx2_store2(uint16_t *p, __m256 lo, __m256 hi,
+                                                        const int nan_alpha)
 {
-    const __m256i even = _mm256_srli_epi32(bfloat16_avx2_round(lo), 16);
-    const __m256i odd = _mm256_and_si256(bfloat16_avx2_round(hi), _mm256_set1_epi32((int)0xffff0000u));
-    _mm256_storeu_si256((__m256i *)p, _mm256_or_si256(even, odd));
+    const __m256i even = _mm256_srli_epi32(bfloat16_avx2_round(lo, nan_alpha), 16);
+    _mm256_storeu_si256((__m256i *)p,
+                        _mm256_blend_epi16(even, bfloat16_avx2_round(hi, nan_alpha), 0xAA));
 }
 
 #define F16C_LOAD2(p, lo, hi) f16c_load2((p), &(lo), &(hi))
-#define F16C_STORE2(p, lo, hi) f16c_store2((p), (lo), (hi))
+#define F16C_STORE2(p, lo, hi, nan_alpha) f16c_store2((p), (lo), (hi))
 #define BFLOAT16_AVX2_LOAD2(p, lo, hi) bfloat16_avx2_load2((p), &(lo), &(hi))
-#define BFLOAT16_AVX2_STORE2(p, lo, hi) bfloat16_avx2_store2((p), (lo), (hi))
+#define BFLOAT16_AVX2_STORE2(p, lo, hi, nan_alpha) bfloat16_avx2_store2((p), (lo), (hi), (nan_alpha))
 
 LRELU_DEFINE_VEC16(lrelu_half_f16c, LRELU_TARGET_AVX2_F16C, __m256, 16, F16C_LOAD2, F16C_STORE2,
-                   avx_splat, avx_apply, lrelu_half_to_float)
+                   avx_splat, avx_apply, lrelu_half_to_float, 0)
 LRELU_DEFINE_VEC16(lrelu_bfloat16_avx2, LRELU_TARGET_AVX2, __m256, 16, BFLOAT16_AVX2_LOAD2,
-                   BFLOAT16_AVX2_STORE2, avx_splat, avx_apply, lrelu_bfloat16_to_float)
+                   BFLOAT16_AVX2_STORE2, avx_splat, avx_apply, lrelu_bfloat16_to_float, 1)
 
 /* ---- AVX-512: the same loops, 16 float32 lanes, 32 elements a block ---- */
 
@@ -142,13 +148,16 @@ VEC8_INLINE LRELU_TARGET_AVX512 void bfloat16_avx512_load2(const uint16_t *p, __
     *hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
 }
 
-VEC8_INLINE LRELU_TARGET_AVX512 __m512i bfloat16_avx512_round(__m512 v)
+VEC8_INLINE LRELU_TARGET_AVX512 __m512i bfloat16_avx512_round(__m512 v, const int nan_alpha)
 {
     const __m512i bits = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
     const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), odd);
-    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    return _mm512_mask_or_epi32(rounded, nan, bits, _mm512_set1_epi32(0x00400000));
+    if (!nan_alpha) {
+        return rounded;
+    }
+    return _mm512_mask_or_epi32(rounded, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), bits,
+                                _mm512_set1_epi32(0x00400000));
 }
 
 /* the even results' top halves shifted down, OR the odd results' top halves (0xF8: a | b & c) */
@@ -159,20 +168,24 @@ VEC8_INLINE LRELU_TARGET_AVX512 void bfloat16_avx512_merge(uint16_t *p, __m512i 
                                                              0xF8));
 }
 
-VEC8_INLINE LRELU_TARGET_AVX512 void bfloat16_avx512_store2(uint16_t *p, __m512 lo, __m512 hi)
+VEC8_INLINE LRELU_TARGET_AVX512 void bfloat16_avx512_store2(uint16_t *p, __m512 lo, __m512 hi,
+                                                            const int nan_alpha)
 {
-    bfloat16_avx512_merge(p, bfloat16_avx512_round(lo), bfloat16_avx512_round(hi));
+    bfloat16_avx512_merge(p, bfloat16_avx512_round(lo, nan_alpha),
+                          bfloat16_avx512_round(hi, nan_alpha));
 }
 
 #define HALF_AVX512_LOAD2(p, lo, hi) half_avx512_load2((p), &(lo), &(hi))
-#define HALF_AVX512_STORE2(p, lo, hi) half_avx512_store2((p), (lo), (hi))
+#define HALF_AVX512_STORE2(p, lo, hi, nan_alpha) half_avx512_store2((p), (lo), (hi))
 #define BFLOAT16_AVX512_LOAD2(p, lo, hi) bfloat16_avx512_load2((p), &(lo), &(hi))
-#define BFLOAT16_AVX512_STORE2(p, lo, hi) bfloat16_avx512_store2((p), (lo), (hi))
+#define BFLOAT16_AVX512_STORE2(p, lo, hi, nan_alpha) \
+    bfloat16_avx512_store2((p), (lo), (hi), (nan_alpha))
 
 LRELU_DEFINE_VEC16(lrelu_half_avx512, LRELU_TARGET_AVX512, __m512, 32, HALF_AVX512_LOAD2,
-                   HALF_AVX512_STORE2, avx512_splat, avx512_apply, lrelu_half_to_float)
+                   HALF_AVX512_STORE2, avx512_splat, avx512_apply, lrelu_half_to_float, 0)
 LRELU_DEFINE_VEC16(lrelu_bfloat16_avx512, LRELU_TARGET_AVX512, __m512, 32, BFLOAT16_AVX512_LOAD2,
-                   BFLOAT16_AVX512_STORE2, avx512_splat, avx512_apply, lrelu_bfloat16_to_float)
+                   BFLOAT16_AVX512_STORE2, avx512_splat, avx512_apply, lrelu_bfloat16_to_float,
+                   1)
 
 /* AVX512_BF16's vcvtne2ps2bf16 rounds to nearest even and quiets NaN exactly as
  * lrelu_float_to_bfloat16 does, but reads float32 subnormal inputs as zero (whatever MXCSR
@@ -181,10 +194,12 @@ LRELU_DEFINE_VEC16(lrelu_bfloat16_avx512, LRELU_TARGET_AVX512, __m512, 32, BFLOA
  * take the one instruction. It packs in memory order (lo's lanes, then hi's), so the result
  * is put back into the even/odd order of bfloat16_avx512_load2 by one word permutation. */
 VEC8_INLINE LRELU_TARGET_AVX512_BF16 void bfloat16_avx512_bf16_store2(uint16_t *p, __m512 lo,
-                                                                     __m512 hi)
+                                                                     __m512 hi,
+                                                                     const int nan_alpha)
 {
     if (_mm512_fpclass_ps_mask(lo, 0x20) | _mm512_fpclass_ps_mask(hi, 0x20)) {
-        bfloat16_avx512_merge(p, bfloat16_avx512_round(lo), bfloat16_avx512_round(hi));
+        bfloat16_avx512_merge(p, bfloat16_avx512_round(lo, nan_alpha),
+                              bfloat16_avx512_round(hi, nan_alpha));
     } else {
         /* packed word k < 16 is lo's lane k (element 2k), word 16 + k is hi's (element 2k+1) */
         const __m512i interleave = _mm512_set_epi16(
@@ -195,11 +210,12 @@ VEC8_INLINE LRELU_TARGET_AVX512_BF16 void bfloat16_avx512_bf16_store2(uint16_t *
     }
 }
 
-#define BFLOAT16_AVX512_BF16_STORE2(p, lo, hi) bfloat16_avx512_bf16_store2((p), (lo), (hi))
+#define BFLOAT16_AVX512_BF16_STORE2(p, lo, hi, nan_alpha) \
+    bfloat16_avx512_bf16_store2((p), (lo), (hi), (nan_alpha))
 
 LRELU_DEFINE_VEC16(lrelu_bfloat16_avx512_bf16, LRELU_TARGET_AVX512_BF16, __m512, 32,
                    BFLOAT16_AVX512_LOAD2, BFLOAT16_AVX512_BF16_STORE2, avx512_splat,
-                   avx512_apply, lrelu_bfloat16_to_float)
+                   avx512_apply, lrelu_bfloat16_to_float, 0)
 
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
 #define LRELU_NEON 1
@@ -240,10 +256,10 @@ VEC8_INLINE void bfloat16_neon_store2(uint16_t *p, float32x4_t lo, float32x4_t h
 }
 
 #define BFLOAT16_NEON_LOAD2(p, lo, hi) bfloat16_neon_load2((p), &(lo), &(hi))
-#define BFLOAT16_NEON_STORE2(p, lo, hi) bfloat16_neon_store2((p), (lo), (hi))
+#define BFLOAT16_NEON_STORE2(p, lo, hi, nan_alpha) bfloat16_neon_store2((p), (lo), (hi))
 
 LRELU_DEFINE_VEC16(bfloat16_neon, , float32x4_t, 8, BFLOAT16_NEON_LOAD2, BFLOAT16_NEON_STORE2,
-                   neon_splat, neon_apply, lrelu_bfloat16_to_float)
+                   neon_splat, neon_apply, lrelu_bfloat16_to_float, 0)
 
 #if defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC)
 /* float16 as half arithmetic. The exact product of two halves has at most 22 significant
@@ -274,10 +290,10 @@ VEC8_INLINE float16x8_t fp16_apply(float16x8_t g, float16x8_t x, float16x8_t alp
 }
 
 #define FP16_LOAD2(p, lo, hi) fp16_load2((p), &(lo), &(hi))
-#define FP16_STORE2(p, lo, hi) fp16_store2((p), (lo), (hi))
+#define FP16_STORE2(p, lo, hi, nan_alpha) fp16_store2((p), (lo), (hi))
 
 LRELU_DEFINE_VEC16(half_neon, , float16x8_t, 16, FP16_LOAD2, FP16_STORE2, fp16_splat,
-                   fp16_apply, lrelu_half_to_float)
+                   fp16_apply, lrelu_half_to_float, 0)
 #else
 /* float16 through conversions around a float32 multiply (baseline AArch64) */
 VEC8_INLINE void half_neon_load2(const uint16_t *p, float32x4_t *lo, float32x4_t *hi)
@@ -293,10 +309,10 @@ VEC8_INLINE void half_neon_store2(uint16_t *p, float32x4_t lo, float32x4_t hi)
 }
 
 #define HALF_NEON_LOAD2(p, lo, hi) half_neon_load2((p), &(lo), &(hi))
-#define HALF_NEON_STORE2(p, lo, hi) half_neon_store2((p), (lo), (hi))
+#define HALF_NEON_STORE2(p, lo, hi, nan_alpha) half_neon_store2((p), (lo), (hi))
 
 LRELU_DEFINE_VEC16(half_neon, , float32x4_t, 8, HALF_NEON_LOAD2, HALF_NEON_STORE2, neon_splat,
-                   neon_apply, lrelu_half_to_float)
+                   neon_apply, lrelu_half_to_float, 0)
 #endif
 #endif
 

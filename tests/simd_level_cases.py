@@ -81,3 +81,37 @@ def test_every_pattern_at_every_head_and_tail(dtype, operation, at_zero):
                 result = call(gs, xs, alpha, at_zero, target)
                 assert result is target
                 assert_same(as_float32(target), as_float32(want[part]))
+
+
+# The ufuncs take any alpha (lrelu.leaky_relu refuses a non-finite one first). A NaN alpha
+# is the one source of a product NaN with low bits set; with every payload bit set, rounding
+# it without the NaN test carries into the sign and gives -0.0, so the bfloat16 loops must
+# keep that test for a NaN alpha (src/contig.h, NAN_ALPHA_APART). Infinities make inf * 0 NaNs.
+NAN_WITH_PAYLOAD = np.uint32(0x7FFFFFFF).view(np.float32)
+UFUNCS = {
+    ("forward", "one"): lambda g, x, a, out: lrelu.ufuncs.leaky_relu(x, a, out=out),
+    ("forward", "alpha"): lambda g, x, a, out: lrelu.ufuncs.leaky_relu(x, a, out=out),
+    ("derivative", "one"): lambda g, x, a, out: lrelu.ufuncs.leaky_relu_derivative(x, a, out=out),
+    ("derivative", "alpha"):
+        lambda g, x, a, out: lrelu.ufuncs.leaky_relu_derivative_at_zero_alpha(x, a, out=out),
+    ("backward", "one"): lambda g, x, a, out: lrelu.ufuncs.leaky_relu_backward(g, x, a, out=out),
+    ("backward", "alpha"):
+        lambda g, x, a, out: lrelu.ufuncs.leaky_relu_backward_at_zero_alpha(g, x, a, out=out),
+}
+
+
+@pytest.mark.parametrize("alpha", [NAN_WITH_PAYLOAD, np.float32(np.inf), np.float32(-np.inf)],
+                         ids=["nan-payload", "inf", "-inf"])
+@pytest.mark.parametrize("operation, at_zero", list(UFUNCS))
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_every_pattern_with_a_non_finite_alpha(dtype, operation, at_zero, alpha):
+    dtype = DTYPES[dtype]
+    x = every_bit_pattern(dtype)
+    grad = np.random.default_rng(1).permutation(x)
+    want = expected(dtype, operation, grad, x, alpha, at_zero)
+    with np.errstate(all="ignore"):
+        for offset in (0, 5):
+            xs, gs = at_offset(x, offset), at_offset(grad, offset)
+            out = UFUNCS[operation, at_zero](gs, xs, alpha.astype(dtype) if dtype.name ==
+                                             "float16" else alpha, np.zeros(x.size, dtype))
+            assert_same(as_float32(out), as_float32(want))
