@@ -17,6 +17,8 @@ import importlib.abc
 import sys
 import warnings
 
+import numpy as np
+
 from . import ufuncs
 
 _MODULE = "ml_dtypes"
@@ -28,10 +30,27 @@ def has_loops(dtype):
     return dtype.num == ufuncs.registered_dtype("E")
 
 
+_listeners = []
+_registered = []
+
+
+def on_register(listener):
+    """Calls listener(dtype) with the bfloat16 dtype the ufuncs have loops for: now if they
+    have them, else once they do."""
+    _listeners.append(listener)
+    for dtype in _registered:
+        listener(dtype)
+
+
 def _register(module):
     """Registers for ml_dtypes' bfloat16; never makes the user's import of ml_dtypes fail."""
     try:
         ufuncs.register_dtype("E", module.bfloat16)
+        dtype = np.dtype(module.bfloat16)
+        if dtype not in _registered:
+            _registered.append(dtype)
+            for listener in _listeners:
+                listener(dtype)
     except Exception as exc:  # an ml_dtypes without bfloat16, or a NumPy refusing the loops
         warnings.warn(f"lrelu: no bfloat16 loops ({type(exc).__name__}: {exc}); bfloat16 "
                       "arrays will be computed through NumPy's casts", RuntimeWarning,
