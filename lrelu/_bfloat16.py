@@ -30,8 +30,8 @@ def has_loops(dtype):
     return dtype.num == ufuncs.registered_dtype("E")
 
 
-_listeners = []
-_registered = []
+_listeners: list = []
+_registered: list = []
 
 
 def on_register(listener):

@@ -139,7 +139,6 @@ def test_contenders_never_share_the_data_they_change():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("start", [0, 1, 3])              # unaligned results, to the element
 def test_the_ceiling_loops_compute_leaky_relu_and_backward(dtype, threads, streaming, start):
-    from lrelu.cli import _ceiling
     if streaming and ceiling.stores()["streaming"] is None:
         pytest.skip("this CPU has no streaming stores")
     n = 1000 + start
@@ -147,9 +146,9 @@ def test_the_ceiling_loops_compute_leaky_relu_and_backward(dtype, threads, strea
     x[:4] = [0.0, -0.0, np.nan, -np.inf]
     g = np.random.default_rng(9).standard_normal(n).astype(dtype)[start:]
     out = np.empty(n, dtype)[start:]
-    _ceiling.run_pass(x, x, out, 0.3, streaming, threads)
+    ceiling.run_pass(x, x, out, 0.3, streaming, threads)
     assert_same(out, reference.lrelu(x, dtype(0.3)))
-    _ceiling.run_pass(g, x, g, 0.3, streaming, threads)                   # in place, as backward
+    ceiling.run_pass(g, x, g, 0.3, streaming, threads)                    # in place, as backward
     assert_same(g, reference.backward(np.random.default_rng(9).standard_normal(n).astype(dtype)[start:], x,
                                       dtype(0.3)))
 

@@ -1,6 +1,6 @@
 """The machine's memory ceiling for `lrelu bench`: how fast its memory moves streams of the
-shape of lrelu's calls. Measured in this process with lrelu's own contiguous loops, the
-kernels' SIMD loops at the kernels' level (_ceiling.pyx), or by a tool of the user's
+shape of lrelu's calls. Measured in this process with lrelu's own kernel, its SIMD loops
+and its team (_ceiling.pyx), or by a tool of the user's
 (``--membw PATH``), run as ``PATH N DTYPE REPS`` and printing ``inplace X ms Y GB/s | out ...
 | out-fresh ... | backward ...`` (optionally also the ``-nt`` streams).
 
@@ -47,11 +47,20 @@ class CeilingError(Exception):
 def stores():
     """Which loops this CPU runs: {"ordinary": SIMD level, "streaming": SIMD level or None,
     "openmp": bool}."""
+    config = lrelu.show_config(mode="dicts")
+    return {"ordinary": config["simd_selected"],
+            "streaming": config["simd_selected"] if config["stream"] else None,
+            "openmp": config["openmp"]}
+
+
+def run_pass(g, x, out, alpha, streaming, threads):
+    """One pass, out = g * slope(x), on `threads` threads with the store asked for."""
     from . import _ceiling
-    return _ceiling.stores()
+    with _ceiling.held(threads):
+        _ceiling.run_pass(g, x, out, alpha, streaming)
 
 
-def _passes(n, dtype, threads, streaming):
+def _passes(n, dtype, streaming):
     """{stream name: call(i)}, each call one pass; alpha alternates 0.01 / 100 with i, so
     repeated passes in place neither decay into subnormals nor grow without bound."""
     from . import _ceiling
@@ -60,7 +69,7 @@ def _passes(n, dtype, threads, streaming):
     arrays = {"inplace": lambda: (b, b, b), "out": lambda: (a, a, b),
               "out-fresh": lambda: (a, a, np.empty_like(a)), "backward": lambda: (g, a, g)}
     return {stream + ("-nt" if streaming else ""):
-            lambda i, arrays=arrays[stream]: _ceiling.run_pass(*arrays(), timing.ALPHAS[i & 1], streaming, threads)
+            lambda i, arrays=arrays[stream]: _ceiling.run_pass(*arrays(), timing.ALPHAS[i & 1], streaming)
             for stream in STREAMS}
 
 
@@ -70,14 +79,14 @@ def measure(n, dtype, threads, repetitions=REPETITIONS):
     streaming stores. Arrays small enough to stay in a cache settle before each timed pass,
     as the benchmark's contenders do, so a pass is timed on its own arrays' cache and not on
     what the stream before it left there."""
+    from . import _ceiling
     dtype = np.dtype(dtype)
-    if lrelu.show_config(mode="dicts")["forked_child"]:
-        threads = 1          # GNU libgomp hangs in a forked child (lrelu's threads are serial there too)
-    calls = _passes(n, dtype, threads, False)
+    calls = _passes(n, dtype, False)
     if stores()["streaming"] is not None:
-        calls.update(_passes(n, dtype, threads, True))
-    times = timing.measure(calls, rounds=repetitions, batch=1,
-                           settle_first=n * dtype.itemsize < timing.SETTLE_BELOW_BYTES)
+        calls.update(_passes(n, dtype, True))
+    with _ceiling.held(threads):
+        times = timing.measure(calls, rounds=repetitions, batch=1,
+                               settle_first=n * dtype.itemsize < timing.SETTLE_BELOW_BYTES)
     gbps = {}
     for stream in STREAMS:
         for name in (stream, stream + "-nt"):
