@@ -27,6 +27,15 @@
 
 #define LRELU_AS_IS(v) (v)
 
+/* How far ahead the 16-bit loops prefetch, in bytes. A conversion costs several vector
+ * instructions per element, so the out-of-order window holds only a few cache lines of a
+ * 16-bit loop, too few to cover memory latency where the hardware prefetcher does not run
+ * far enough ahead (it stops at every 4 KiB page; under a hypervisor it may do less): there
+ * the 16-bit loops ran far below the float32 loop over the same bytes, and software
+ * prefetches closed the gap (BENCHMARKS.md, "float16 and bfloat16"). Prefetches never fault,
+ * so the ones past the end of an array are harmless. */
+#define LRELU_PREFETCH_BYTES 2048
+
 /* The x86 levels: gcc and clang compile copies for them with __attribute__((target)) and
  * src/simd.c picks one at import. No ifunc or target_clones: those need glibc (not musl),
  * and Mach-O lacks them. MSVC and non-x86 compilers get the baseline loops only.
@@ -178,17 +187,64 @@
  * alpha's own payload has low bits, so that case keeps the test. */
 #define LRELU_DEFINE_VEC16(NAME, ATTRIBUTES, V, BLOCK, LOAD2, STORE2, SPLAT, APPLY, WIDEN,      \
                            NAN_ALPHA_APART)                                                     \
+    /* count < BLOCK elements through a zero-padded block */                                    \
+    static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_part(                   \
+        ptrdiff_t count, const uint16_t *g, const uint16_t *x, V a, V g0, uint16_t *out,        \
+        const int kind, const int gt, const int nan_alpha)                                      \
+    {                                                                                           \
+        uint16_t xs[BLOCK] = {0}, gs[BLOCK] = {0}, os[BLOCK];                                   \
+        V xl, xh, gl, gh;                                                                       \
+        memcpy(xs, x, (size_t)count * sizeof *x);                                               \
+        LOAD2(xs, xl, xh);                                                                      \
+        if (kind == 2) {                                                                        \
+            memcpy(gs, g, (size_t)count * sizeof *g);                                           \
+            LOAD2(gs, gl, gh);                                                                  \
+        } else {                                                                                \
+            gl = kind == 0 ? xl : g0;                                                           \
+            gh = kind == 0 ? xh : g0;                                                           \
+        }                                                                                       \
+        STORE2(os, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);                      \
+        memcpy(out, os, (size_t)count * sizeof *out);                                           \
+    }                                                                                           \
     static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_run(                    \
         ptrdiff_t n, const uint16_t *g, const uint16_t *x, float alpha, uint16_t *out,          \
         const int kind, const int gt, const int nan_alpha)                                      \
     {                                                                                           \
         const V a = SPLAT(alpha);                                                               \
         const V g0 = SPLAT(kind == 1 ? WIDEN(*g) : 0.0f);                                       \
-        uint16_t xs[BLOCK] = {0}, gs[BLOCK] = {0}, os[BLOCK];                                   \
-        ptrdiff_t i = 0, rest;                                                                  \
-        V xl, xh, gl, gh;                                                                       \
-        LRELU_UNROLL2                                                                           \
-        for (; i + (BLOCK) <= n; i += (BLOCK)) {                                                \
+        const size_t vector = (BLOCK) * sizeof *out;                                            \
+        const ptrdiff_t ahead = LRELU_PREFETCH_BYTES / (ptrdiff_t)sizeof *out;                  \
+        ptrdiff_t i = 0;                                                                        \
+        V xl, xh, gl, gh, xl1, xh1, gl1, gh1;                                                   \
+        if ((uintptr_t)out % sizeof *out == 0 && (uintptr_t)out % vector != 0) {                \
+            i = (ptrdiff_t)((vector - (uintptr_t)out % vector) / sizeof *out);                  \
+            i = i < n ? i : n;                                                                  \
+            NAME##_part(i, g, x, a, g0, out, kind, gt, nan_alpha);                              \
+        }                                                                                       \
+        for (; i + 2 * (BLOCK) <= n; i += 2 * (BLOCK)) {                                        \
+            __builtin_prefetch(out + i + ahead, 1, 3);                                          \
+            if (x != out) {                                                                     \
+                __builtin_prefetch(x + i + ahead, 0, 3);                                        \
+            }                                                                                   \
+            LOAD2(x + i, xl, xh);                                                               \
+            LOAD2(x + i + (BLOCK), xl1, xh1);                                                   \
+            if (kind == 2) {                                                                    \
+                if (g != out) {                                                                 \
+                    __builtin_prefetch(g + i + ahead, 0, 3);                                    \
+                }                                                                               \
+                LOAD2(g + i, gl, gh);                                                           \
+                LOAD2(g + i + (BLOCK), gl1, gh1);                                               \
+            } else {                                                                            \
+                gl = kind == 0 ? xl : g0;                                                       \
+                gh = kind == 0 ? xh : g0;                                                       \
+                gl1 = kind == 0 ? xl1 : g0;                                                     \
+                gh1 = kind == 0 ? xh1 : g0;                                                     \
+            }                                                                                   \
+            STORE2(out + i, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);             \
+            STORE2(out + i + (BLOCK), APPLY(gl1, xl1, a, gt), APPLY(gh1, xh1, a, gt),           \
+                   nan_alpha);                                                                  \
+        }                                                                                       \
+        if (i + (BLOCK) <= n) {                                                                 \
             LOAD2(x + i, xl, xh);                                                               \
             if (kind == 2) {                                                                    \
                 LOAD2(g + i, gl, gh);                                                           \
@@ -197,20 +253,11 @@
                 gh = kind == 0 ? xh : g0;                                                       \
             }                                                                                   \
             STORE2(out + i, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);             \
+            i += (BLOCK);                                                                       \
         }                                                                                       \
-        rest = n - i;                                                                           \
-        if (rest > 0) {                                                                         \
-            memcpy(xs, x + i, (size_t)rest * sizeof *x);                                        \
-            LOAD2(xs, xl, xh);                                                                  \
-            if (kind == 2) {                                                                    \
-                memcpy(gs, g + i, (size_t)rest * sizeof *g);                                    \
-                LOAD2(gs, gl, gh);                                                              \
-            } else {                                                                            \
-                gl = kind == 0 ? xl : g0;                                                       \
-                gh = kind == 0 ? xh : g0;                                                       \
-            }                                                                                   \
-            STORE2(os, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);                  \
-            memcpy(out + i, os, (size_t)rest * sizeof *out);                                    \
+        if (i < n) {                                                                            \
+            NAME##_part(n - i, kind == 2 ? g + i : g, x + i, a, g0, out + i, kind, gt,          \
+                        nan_alpha);                                                             \
         }                                                                                       \
     }                                                                                           \
     static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_kinds(                  \
