@@ -4,8 +4,9 @@
 The decision is made once per call, in one place: ``plan_begin`` (src/threads.c), which the
 kernels ask before they start a parallel region, and ``plan_end`` after. A call smaller
 than the parallel threshold runs on one thread. A larger one runs on a team or on one
-thread, whichever has been faster for calls of its kind (in place, out of place, a backward,
-a converting one, PReLU's) and size in this process: each call is timed, and the mode that
+thread, whichever has been faster for calls of its kind (in place, out of place, out of
+place into memory not yet touched, a backward, a converting one, PReLU's) and size in this
+process: each call is timed, and the mode that
 looks slower is tried again within a small time budget. A team call is judged against what
 one thread would take at the same moment, from the calling thread's own share of the work,
 so a slow moment of the whole machine is not mistaken for load; the team's speedup behind
@@ -54,7 +55,7 @@ cdef extern from "threads.h" nogil:
     void lrelu_set_process_request(int n)
     void lrelu_set_cpu_limit(int n, int omp_num_threads_set)
     int lrelu_threads_now()
-    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind)
+    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind, const void* result_end)
     void lrelu_plan_end(const lrelu_plan* plan)
     double lrelu_clock()
     Py_ssize_t lrelu_parallel_min_bytes()
@@ -83,6 +84,7 @@ cdef extern from "threads.h" nogil:
     int LRELU_WARMUP_CALLS
     double LRELU_IDLE_GAP
     double LRELU_STAY_MARGIN
+    Py_ssize_t LRELU_FRESH_MIN_BYTES
     int lrelu_bucket_of(Py_ssize_t nbytes)
     void lrelu_reset_learning()
     void lrelu_pretend(double serial, double team, double share)
@@ -117,11 +119,12 @@ PLANNER = {
     "warmup_calls": LRELU_WARMUP_CALLS,
     "idle_gap_seconds": LRELU_IDLE_GAP,
     "stay_margin": LRELU_STAY_MARGIN,
+    "fresh_min_bytes": LRELU_FRESH_MIN_BYTES,
 }
 
 
-cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil:
-    return lrelu_plan_begin(nbytes, kind)
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind, const void* result_end) noexcept nogil:
+    return lrelu_plan_begin(nbytes, kind, result_end)
 
 
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil:
@@ -239,16 +242,18 @@ def _set_adaptive(on):
     return bool(lrelu_set_adaptive(1 if on else 0))
 
 
-_KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "three": LRELU_PLAN_THREE,
-          "grad_inplace": LRELU_PLAN_GRAD_INPLACE, "convert": LRELU_PLAN_CONVERT,
-          "prelu": LRELU_PLAN_PRELU}
+_KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "fresh": LRELU_PLAN_FRESH,
+          "three": LRELU_PLAN_THREE, "grad_inplace": LRELU_PLAN_GRAD_INPLACE,
+          "convert": LRELU_PLAN_CONVERT, "prelu": LRELU_PLAN_PRELU}
 
 
 def _learning(nbytes, kind):
     """What the planner has measured for calls of ``kind`` moving ``nbytes`` bytes per array:
     seconds per byte on one thread and on a team (0.0 while unknown), the time budget left
     for trying the slower one, and how many calls and tries it has seen.
-    ``kind``: "inplace" (one array), "out" (read one, write another), "three" (read two,
+    ``kind``: "inplace" (one array), "out" (read one, write another), "fresh" (the same,
+    into pages not yet in memory: a fresh result of ``PLANNER["fresh_min_bytes"]`` or
+    more), "three" (read two,
     write a third: a backward), "grad_inplace" (a backward into its gradient), "convert"
     (integer or mixed-precision input), "prelu"."""
     return _bucket(_KINDS[kind], lrelu_bucket_of(nbytes))
@@ -267,7 +272,9 @@ def thread_report():
     has seen in this process: a dict with the thread settings and a list ``"classes"``.
 
     Each entry of ``"classes"``: ``kind`` ("inplace": one array read and written; "out":
-    read one, write another; "three": read two, write a third, a backward out of place;
+    read one, write another; "fresh": the same into a result whose pages are not yet in
+    memory, as a fresh result of ``planner["fresh_min_bytes"]`` or more is, so its first
+    touch pays page faults; "three": read two, write a third, a backward out of place;
     "grad_inplace": a backward into its gradient; "convert": integer or mixed-precision
     input; "prelu"), ``bytes`` (the size class:
     calls moving from ``bytes[0]`` up to ``bytes[1]`` bytes per array), ``mode`` ("team",

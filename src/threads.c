@@ -36,6 +36,9 @@
  * library may already have loaded, and issue 15 found it slower at 1e5; a fixed threshold
  * cannot see load; and a caller that takes work dynamically still waits for every helper at
  * the barrier that ends an OpenMP region. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE     /* mincore() */
+#endif
 #include "threads.h"
 
 #include <stdint.h>
@@ -51,6 +54,12 @@
 #else
 #include <pthread.h>
 #include <sched.h>
+#endif
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define LRELU_HAVE_MINCORE 1
 #endif
 
 #if defined(_MSC_VER)
@@ -367,7 +376,40 @@ static double other_mode(struct bucket *s, int mode)
     return serial * (relative < LRELU_SAMPLE_CAP ? relative : LRELU_SAMPLE_CAP);
 }
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
+/* Whether the page holding p is in memory. A large result comes straight from mmap (glibc
+ * maps every allocation of LRELU_FRESH_MIN_BYTES and more, its largest dynamic threshold;
+ * smaller freed blocks are kept and reused, already resident), and its first touch faults
+ * each page in: a team call of such a result is bound by the faults, one thread's is not
+ * much slower, so it is timed as a kind of its own. The page of the result's last byte is
+ * asked, not the first: malloc writes its chunk header on the first. One system call is
+ * nothing next to a call of that size; smaller calls, and systems without mincore
+ * (Windows), stay LRELU_PLAN_OUT. */
+static int fresh(const void *result_end, ptrdiff_t nbytes)
+{
+#ifdef LRELU_HAVE_MINCORE
+#ifdef __APPLE__
+    char in_core = 1;
+#else
+    unsigned char in_core = 1;
+#endif
+    long page;
+    if (result_end == NULL || nbytes < LRELU_FRESH_MIN_BYTES) {
+        return 0;
+    }
+    page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || mincore((void *)((uintptr_t)result_end & ~((uintptr_t)page - 1)), 1,
+                             &in_core) != 0) {
+        return 0;
+    }
+    return !(in_core & 1);
+#else
+    (void)result_end;
+    (void)nbytes;
+    return 0;
+#endif
+}
+
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind, const void *result_end)
 {
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes, 0.0};
     struct bucket *s;
@@ -390,6 +432,9 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     }
     if (kind < 0 || kind >= LRELU_PLAN_KINDS) {
         kind = LRELU_PLAN_OUT;
+    }
+    if (kind == LRELU_PLAN_OUT && fresh(result_end, nbytes)) {
+        kind = LRELU_PLAN_FRESH;
     }
     plan.bucket = kind * LRELU_N_BUCKETS + lrelu_bucket_of(nbytes);
     s = bucket_at(plan.bucket);

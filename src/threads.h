@@ -48,7 +48,14 @@ typedef struct {
  * LRELU_PLAN_OUT it was judged by fresh results, whose team calls are bound by page faults
  * and gain little, so a 1e8 backward that gains from a team was kept on one thread. */
 #define LRELU_PLAN_GRAD_INPLACE 5
-#define LRELU_PLAN_KINDS 6
+/* Read one array, write another whose pages are not yet in memory (a fresh result: large
+ * allocations come straight from mmap). Its first touch pays a page fault per page, which
+ * bounds a team call and leaves it little gain; a preallocated out= that was written before
+ * is resident, and a team gains. Timed together, each taught the other. lrelu_plan_begin
+ * picks this kind from the memory itself, not from how the call was written (an np.empty
+ * out= is fresh too). */
+#define LRELU_PLAN_FRESH 6
+#define LRELU_PLAN_KINDS 7
 
 /* The planner's constants, named once: src/threads.c says what each is for, and
  * lrelu._threads.PLANNER reads them (tests read them there, never copy them). */
@@ -63,8 +70,12 @@ typedef struct {
 #define LRELU_WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
 #define LRELU_IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
 #define LRELU_STAY_MARGIN 0.1         /* a team is left only when it is this much slower than one */
+#define LRELU_FRESH_MIN_BYTES (32 << 20)  /* results from this size on are checked for residency */
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind);
+/* result_end: for a call of kind LRELU_PLAN_OUT, the last byte of a result that no input
+ * shares (NULL otherwise); the call is timed as LRELU_PLAN_FRESH when that page is not in
+ * memory. */
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind, const void *result_end);
 /* The planner's clock (seconds); the kernels time the caller's share of a team call with it. */
 double lrelu_clock(void);
 void lrelu_plan_end(const lrelu_plan *plan);

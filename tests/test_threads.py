@@ -1,6 +1,7 @@
 """Thread control, OpenMP/threadpoolctl interplay, Python threads and fork safety."""
 
 import os
+import sys
 import threading
 import warnings
 
@@ -623,8 +624,32 @@ def test_each_kind_of_call_is_timed_apart():
             grad = g.copy()
             lrelu.leaky_relu_backward(grad, x, 0.1, out=grad)       # read two, write one of them
     counts = {kind: _threads._learning(x.nbytes, kind)["calls"]
-              for kind in ("out", "three", "inplace", "convert", "grad_inplace")}
-    assert counts == {"out": 10, "three": 10, "inplace": 10, "convert": 10, "grad_inplace": 10}
+              for kind in ("out", "fresh", "three", "inplace", "convert", "grad_inplace")}
+    # (results this small are not checked for residency: "fresh" starts at fresh_min_bytes)
+    assert counts == {"out": 10, "fresh": 0, "three": 10, "inplace": 10, "convert": 10,
+                      "grad_inplace": 10}
+
+
+@needs_openmp
+@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")),
+                    reason="no mincore() here: every result is timed as out=")
+def test_a_fresh_result_is_timed_apart_from_an_out_written_before():
+    # A fresh result this large is mapped but not yet in memory, so its first touch faults
+    # each page in and a team gains little; an out= written before is resident, and a team
+    # gains. Timed together, each taught the other; the planner tells them apart by whether
+    # the result's memory is resident, not by how the call was written.
+    _threads._reset_learning()
+    n = _threads.PLANNER["fresh_min_bytes"] * 5 // 4 // 8      # just past the bound, float64
+    x = sample((n,), np.float64)
+    written = np.ones_like(x)
+    expected = reference.lrelu(x, 0.1)
+    with lrelu.threads(2):
+        for _ in range(3):
+            assert_same(lrelu.leaky_relu(x, 0.1), expected)
+            lrelu.leaky_relu(x, 0.1, out=written)
+            assert_same(written, expected)
+    counts = {kind: _threads._learning(x.nbytes, kind)["calls"] for kind in ("fresh", "out")}
+    assert counts == {"fresh": 3, "out": 3}
 
 
 @needs_openmp

@@ -31,7 +31,7 @@ static void *caller(void *arg)
     for (i = 0; i < CALLS; i++) {
         int kind = (id + i) % KINDS;
         ptrdiff_t nbytes = (ptrdiff_t)1 << (19 + (i % 2));   /* two size classes past the threshold */
-        lrelu_plan plan = lrelu_plan_begin(nbytes, kind);
+        lrelu_plan plan = lrelu_plan_begin(nbytes, kind, NULL);
         volatile double sink = 0.0;
         int k;
         double t0 = lrelu_clock();
@@ -117,7 +117,7 @@ int main(void)
         lrelu_set_process_request(2);
         lrelu_set_adaptive(0);
         lrelu_set_thread_request(2);
-        plan = lrelu_plan_begin(1 << 20, LRELU_PLAN_OUT);
+        plan = lrelu_plan_begin(1 << 20, LRELU_PLAN_OUT, NULL);
         if (plan.threads != 2) {
             printf("the team was not handed back (threads %d)\n", plan.threads);
             bad = 1;
