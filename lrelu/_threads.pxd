@@ -8,6 +8,8 @@ from cython.parallel cimport threadid
 cdef extern from "threads.h" nogil:
     ctypedef struct lrelu_plan:
         int threads
+        int bucket
+        int parallel
         double work
     enum:
         LRELU_PLAN_INPLACE

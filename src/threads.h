@@ -78,7 +78,14 @@ typedef struct {
 lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind, const void *result_end);
 /* The planner's clock (seconds); the kernels time the caller's share of a team call with it. */
 double lrelu_clock(void);
+/* After the call: reads the clock, hands the team back, and learns (lrelu_plan_learn). */
 void lrelu_plan_end(const lrelu_plan *plan);
+/* The planner's rule, apart from any clock: what a call planned by lrelu_plan_begin teaches
+ * its size class, given how long it took (elapsed seconds), the calling thread's share of a
+ * team call (work seconds; 0 on one thread) and whether it had to wake the team's helpers
+ * (woke: then it is not a sample of the team's speed). Tests call it with costs they chose,
+ * after handing the team back through lrelu_plan_end on a copy of the plan with bucket -1. */
+void lrelu_plan_learn(const lrelu_plan *plan, double elapsed, double work, int woke);
 
 ptrdiff_t lrelu_parallel_min_bytes(void);
 void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes);
@@ -99,8 +106,5 @@ typedef struct {
 void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot *view);
 int lrelu_bucket_of(ptrdiff_t nbytes);
 void lrelu_reset_learning(void);
-/* For tests: time calls by a clock of their own at these costs (seconds per byte: one thread,
- * a team, the caller's share of a team call); serial = 0 goes back to the real clock. */
-void lrelu_pretend(double serial, double team, double share);
 
 #endif
