@@ -72,12 +72,13 @@ ctypedef fused element:
     real
     source
 
-# The one team loop: plans nbytes of a `kind` of call (lrelu/_threads.pxd), then runs
+# The one team loop: plans nbytes of a `kind` of call (lrelu/_threads.pxd; result_end: the
+# last byte of a result that is no input, or NULL), then runs
 # run(tag, job, lo, hi) over 0..n on one thread, or on a team in chunks of a multiple of
 # grain; raises every thread's floating-point flags on the caller, except a NaN compare's
 # "invalid". in_order: run(tag, job, 0, n) on the calling thread, unplanned.
-cdef void team(const element* tag, Py_ssize_t nbytes, int kind, bint in_order, Py_ssize_t n,
-               Py_ssize_t grain,
+cdef void team(const element* tag, Py_ssize_t nbytes, int kind, const void* result_end,
+               bint in_order, Py_ssize_t n, Py_ssize_t grain,
                void (*run)(const element* tag, const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil,
                const void* job) noexcept nogil
 

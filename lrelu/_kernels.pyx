@@ -200,10 +200,19 @@ cdef inline int _plan_kind(const void* g, Py_ssize_t g_step, const void* x,
     return LRELU_PLAN_OUT
 
 
+cdef inline const void* _result_end(int kind, const void* x, const void* out, Py_ssize_t out_step,
+                                    Py_ssize_t size, Py_ssize_t n) noexcept nogil:
+    # The last byte of a contiguous result that is no input: the planner asks whether its
+    # page is in memory, to time a fresh result apart (src/threads.c, fresh()).
+    if kind == LRELU_PLAN_OUT and out != x and out_step == size and n > 0:
+        return <const char*>out + n * size - 1
+    return NULL
+
+
 # ---- The team: one loop for kernel(), converting_kernel() and PReLU (lrelu/_prelu.pyx) ------
 
-cdef void team(const element* tag, Py_ssize_t nbytes, int kind, bint in_order, Py_ssize_t n,
-               Py_ssize_t grain,
+cdef void team(const element* tag, Py_ssize_t nbytes, int kind, const void* result_end,
+               bint in_order, Py_ssize_t n, Py_ssize_t grain,
                void (*run)(const element* tag, const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil,
                const void* job) noexcept nogil:
     # Comparing NaN raises the "invalid" flag in a vector compare, and NumPy would turn it
@@ -217,7 +226,7 @@ cdef void team(const element* tag, Py_ssize_t nbytes, int kind, bint in_order, P
     if in_order:
         run(tag, job, 0, n)     # on this thread, unplanned: its time says nothing of a team
     else:
-        plan = plan_begin(nbytes, kind)
+        plan = plan_begin(nbytes, kind, result_end)
         if plan.threads <= 1:
             run(tag, job, 0, n)
         else:
@@ -270,8 +279,10 @@ cdef void kernel(const real* tag, Py_ssize_t n, Operands* a) noexcept nogil:
     # 16-bit data is planned as the float32 it is computed in: converting each element costs
     # more per byte, so a team pays from half the bytes (BENCHMARKS.md, "float16 and
     # bfloat16"); the planner still decides above the threshold
-    team[real](tag, n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)),
-               _plan_kind(a.g, a.g_step, a.x, a.out), a.in_order, n, 64, _kernel_range[real], a)
+    cdef int kind = _plan_kind(a.g, a.g_step, a.x, a.out)
+    team[real](tag, n * <Py_ssize_t>(4 if sizeof(real) < 4 else sizeof(real)), kind,
+               _result_end(kind, a.x, a.out, a.out_step, sizeof(real), n), a.in_order, n, 64,
+               _kernel_range[real], a)
 
 
 cdef inline const source* _src_at(const source* p, Py_ssize_t step, Py_ssize_t i) noexcept nogil:
@@ -321,7 +332,7 @@ cdef void converting_kernel(const source* tag, Py_ssize_t n, Operands* a) noexce
     a.in_order = _in_order(n, a.g, a.g_step, sizeof(source), a.x, a.x_step, sizeof(source),
                            a.alpha, a.alpha_step, sizeof(double), a.out, a.out_step,
                            sizeof(double))
-    team[source](tag, n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT, a.in_order, n, 64,
+    team[source](tag, n * <Py_ssize_t>sizeof(double), LRELU_PLAN_CONVERT, NULL, a.in_order, n, 64,
                  _converting_range[source], a)
 
 

@@ -91,7 +91,8 @@ cdef object _run(cnp.ndarray grad, cnp.ndarray x, cnp.ndarray alpha, cnp.ndarray
     cdef Py_ssize_t nbytes = x.nbytes
     with nogil:
         # units in any order on any thread give the same bits (src/prelu.h)
-        team(<const unsigned char*>NULL, nbytes, LRELU_PLAN_PRELU, False, job.units, 1, _units, &job)
+        team(<const unsigned char*>NULL, nbytes, LRELU_PLAN_PRELU, NULL, False, job.units, 1, _units,
+             &job)
         lrelu_prelu_reduce(&job, totals_data)
     if repeat > 1:
         totals = totals.reshape(-1, repeat).sum(axis=1)

@@ -1,12 +1,15 @@
 from cython.parallel cimport threadid
 
 # The one place that decides how many threads a call uses (src/threads.c, lrelu/_threads.pyx).
-# A kernel asks plan_begin(bytes per array, what kind of call) once per call, runs on
+# A kernel asks plan_begin(bytes per array, what kind of call, the last byte of a result that
+# is no input or NULL) once per call, runs on
 # plan.threads threads, and then calls plan_end(&plan), which hands the team back and records
 # how long the call took.
 cdef extern from "threads.h" nogil:
     ctypedef struct lrelu_plan:
         int threads
+        int bucket
+        int parallel
         double work
     enum:
         LRELU_PLAN_INPLACE
@@ -15,8 +18,9 @@ cdef extern from "threads.h" nogil:
         LRELU_PLAN_CONVERT
         LRELU_PLAN_PRELU
         LRELU_PLAN_GRAD_INPLACE
+        LRELU_PLAN_FRESH
 
-cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind, const void* result_end) noexcept nogil
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil
 # The clock the planner uses: a team's calling thread times its own share of the work with it
 # into plan.work (seconds), which is how the planner tells a late helper from a slow machine.

@@ -2,16 +2,18 @@
 """Thread control for lrelu's OpenMP kernels: how many threads, and when to use more than one.
 
 The decision is made once per call, in one place: ``plan_begin`` (src/threads.c), which the
-kernels ask before they start a parallel region, and ``plan_end`` after. A call smaller
-than the parallel threshold runs on one thread. A larger one runs on a team or on one
-thread, whichever has been faster for calls of its kind (in place, out of place, a backward,
-a converting one, PReLU's) and size in this process: each call is timed, and the mode that
-looks slower is tried again within a small time budget. A team call is judged against what
-one thread would take at the same moment, from the calling thread's own share of the work,
-so a slow moment of the whole machine is not mistaken for load; the team's speedup behind
-that comes from each mode's quiet moments, and a team is left only when it is clearly
-slower than one thread, so one late helper does not send every call to one thread
-(src/threads.c says how).
+kernels ask before they start a parallel region, and ``plan_end`` after, which reads the
+clock and gives the call's times to the rule, ``lrelu_plan_learn`` (tests give it costs
+they chose instead, through ``_learn_from``). A call smaller than the parallel threshold
+runs on one thread. A larger one runs on a team or on one thread, whichever has been faster
+for calls of its kind (in place, out of place, out of place into memory not yet touched, a
+backward, a converting one, PReLU's) and size in this process: each call is timed, and the
+mode that looks slower is tried again within a small time budget. A team call is judged
+against what one thread would take at the same moment, from the calling thread's own share
+of the work, so a slow moment of the whole machine is not mistaken for load; the team's
+speedup behind that comes from each mode's quiet moments, and a team is left only when it
+is clearly slower than one thread, so one late helper does not send every call to one
+thread (src/threads.c says how).
 That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
 used; next to another busy process, a team waits at OpenMP's closing barrier for a member
 the OS has not scheduled, and two threads lose to one, by 2x and more, so one thread is
@@ -36,7 +38,6 @@ Thread counts, from the strongest:
 The count is the largest team a call may use; the planner may use one thread.
 """
 
-import contextlib
 import os
 import threading
 import warnings
@@ -54,8 +55,9 @@ cdef extern from "threads.h" nogil:
     void lrelu_set_process_request(int n)
     void lrelu_set_cpu_limit(int n, int omp_num_threads_set)
     int lrelu_threads_now()
-    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind)
+    lrelu_plan lrelu_plan_begin(Py_ssize_t nbytes, int kind, const void* result_end)
     void lrelu_plan_end(const lrelu_plan* plan)
+    void lrelu_plan_learn(const lrelu_plan* plan, double elapsed, double work, int woke)
     double lrelu_clock()
     Py_ssize_t lrelu_parallel_min_bytes()
     void lrelu_set_parallel_min_bytes(Py_ssize_t nbytes)
@@ -83,9 +85,9 @@ cdef extern from "threads.h" nogil:
     int LRELU_WARMUP_CALLS
     double LRELU_IDLE_GAP
     double LRELU_STAY_MARGIN
+    Py_ssize_t LRELU_FRESH_MIN_BYTES
     int lrelu_bucket_of(Py_ssize_t nbytes)
     void lrelu_reset_learning()
-    void lrelu_pretend(double serial, double team, double share)
 
 if lrelu_install_atfork() != 0:
     raise ImportError("lrelu: pthread_atfork failed; a forked child could hang in OpenMP")
@@ -117,11 +119,12 @@ PLANNER = {
     "warmup_calls": LRELU_WARMUP_CALLS,
     "idle_gap_seconds": LRELU_IDLE_GAP,
     "stay_margin": LRELU_STAY_MARGIN,
+    "fresh_min_bytes": LRELU_FRESH_MIN_BYTES,
 }
 
 
-cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind) noexcept nogil:
-    return lrelu_plan_begin(nbytes, kind)
+cdef lrelu_plan plan_begin(Py_ssize_t nbytes, int kind, const void* result_end) noexcept nogil:
+    return lrelu_plan_begin(nbytes, kind, result_end)
 
 
 cdef void plan_end(const lrelu_plan* plan) noexcept nogil:
@@ -239,16 +242,18 @@ def _set_adaptive(on):
     return bool(lrelu_set_adaptive(1 if on else 0))
 
 
-_KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "three": LRELU_PLAN_THREE,
-          "grad_inplace": LRELU_PLAN_GRAD_INPLACE, "convert": LRELU_PLAN_CONVERT,
-          "prelu": LRELU_PLAN_PRELU}
+_KINDS = {"inplace": LRELU_PLAN_INPLACE, "out": LRELU_PLAN_OUT, "fresh": LRELU_PLAN_FRESH,
+          "three": LRELU_PLAN_THREE, "grad_inplace": LRELU_PLAN_GRAD_INPLACE,
+          "convert": LRELU_PLAN_CONVERT, "prelu": LRELU_PLAN_PRELU}
 
 
 def _learning(nbytes, kind):
     """What the planner has measured for calls of ``kind`` moving ``nbytes`` bytes per array:
     seconds per byte on one thread and on a team (0.0 while unknown), the time budget left
     for trying the slower one, and how many calls and tries it has seen.
-    ``kind``: "inplace" (one array), "out" (read one, write another), "three" (read two,
+    ``kind``: "inplace" (one array), "out" (read one, write another), "fresh" (the same,
+    into pages not yet in memory: a fresh result of ``PLANNER["fresh_min_bytes"]`` or
+    more), "three" (read two,
     write a third: a backward), "grad_inplace" (a backward into its gradient), "convert"
     (integer or mixed-precision input), "prelu"."""
     return _bucket(_KINDS[kind], lrelu_bucket_of(nbytes))
@@ -267,7 +272,9 @@ def thread_report():
     has seen in this process: a dict with the thread settings and a list ``"classes"``.
 
     Each entry of ``"classes"``: ``kind`` ("inplace": one array read and written; "out":
-    read one, write another; "three": read two, write a third, a backward out of place;
+    read one, write another; "fresh": the same into a result whose pages are not yet in
+    memory, as a fresh result of ``planner["fresh_min_bytes"]`` or more is, so its first
+    touch pays page faults; "three": read two, write a third, a backward out of place;
     "grad_inplace": a backward into its gradient; "convert": integer or mixed-precision
     input; "prelu"), ``bytes`` (the size class:
     calls moving from ``bytes[0]`` up to ``bytes[1]`` bytes per array), ``mode`` ("team",
@@ -307,19 +314,23 @@ def _reset_learning():
     lrelu_reset_learning()
 
 
-@contextlib.contextmanager
-def _pretend(serial, team, share):
-    """Within the block, the planner times calls by a clock of its own, as if one thread took
-    ``serial`` seconds per byte, a team ``team``, and the calling thread's share of a team
-    call ``share`` (tests check the planner's rules against a machine of known speed).
-    The kernels still run. Not thread-safe: for one Python thread at a time."""
+def _learn_from(nbytes, kind, serial, team, share):
+    """One call of ``kind`` moving ``nbytes`` bytes per array, planned as a real call is and
+    then learned from costs a test chose instead of the clock: ``serial`` seconds per byte on
+    one thread, ``team`` on a team, and ``share`` for the calling thread's own part of a team
+    call (tests check the planner's rules against a machine of known speed). No kernel runs.
+    Returns True when the planner put the call on a team."""
     if not serial > 0 or not team > 0 or not share > 0:
         raise ValueError(f"costs must be positive, got {serial}, {team}, {share}")
-    lrelu_pretend(serial, team, share)
-    try:
-        yield
-    finally:
-        lrelu_pretend(0.0, 0.0, 0.0)
+    cdef lrelu_plan plan = lrelu_plan_begin(nbytes, _KINDS[kind], NULL)
+    cdef lrelu_plan untimed = plan
+    untimed.bucket = -1
+    lrelu_plan_end(&untimed)        # hands the team back, reads no clock
+    if plan.parallel:
+        lrelu_plan_learn(&plan, team * nbytes, share * nbytes, 0)
+    else:
+        lrelu_plan_learn(&plan, serial * nbytes, 0.0, 0)
+    return plan.threads > 1
 
 
 def _parallel_region_count():

@@ -36,6 +36,9 @@
  * library may already have loaded, and issue 15 found it slower at 1e5; a fixed threshold
  * cannot see load; and a caller that takes work dynamically still waits for every helper at
  * the barrier that ends an OpenMP region. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE     /* mincore() */
+#endif
 #include "threads.h"
 
 #include <stdint.h>
@@ -51,6 +54,12 @@
 #else
 #include <pthread.h>
 #include <sched.h>
+#endif
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define LRELU_HAVE_MINCORE 1
 #endif
 
 #if defined(_MSC_VER)
@@ -216,6 +225,11 @@ int lrelu_threads_now(void)
 
 /* ---- the planner ------------------------------------------------------------------------ */
 
+/* Three steps per call: lrelu_plan_begin decides; lrelu_plan_end reads the clock and hands
+ * the team back; lrelu_plan_learn, the rule, updates the size class from the times it is
+ * given and reads no clock, so tests drive it with costs they chose (_threads._learn_from)
+ * and production carries no test state. */
+
 /* A bucket's fields are read and written only under its lock (lock_spin), so an update is
  * whole: two threads finishing calls of one size class at once used to mix their fields,
  * and one of two increments could be lost. Only calls past the parallel threshold, which
@@ -247,23 +261,6 @@ static volatile long parallel_regions = 0;
 static volatile long adaptive = 1;
 
 double lrelu_clock(void) { return now(); }
-
-/* Tests: a machine of known speed. While pretend_serial > 0, calls are timed by a clock of
- * their own at these costs (seconds per byte: one thread, a team, the caller's share of a
- * team call), so the planner's rules are checked against figures a test chose and not
- * against this machine's noise. One Python thread at a time. */
-static double pretend_serial = 0.0, pretend_team = 0.0, pretend_share = 0.0;
-static double pretend_now = 0.0;
-
-void lrelu_pretend(double serial, double team, double share)
-{
-    pretend_serial = serial;
-    pretend_team = team;
-    pretend_share = share;
-    if (pretend_now == 0.0) {
-        pretend_now = 1.0;
-    }
-}
 
 /* Bytes per array: kept below 2 GiB (a long holds it on every platform). */
 ptrdiff_t lrelu_parallel_min_bytes(void) { return load_int(&parallel_min_bytes); }
@@ -367,7 +364,40 @@ static double other_mode(struct bucket *s, int mode)
     return serial * (relative < LRELU_SAMPLE_CAP ? relative : LRELU_SAMPLE_CAP);
 }
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
+/* Whether the page holding p is in memory. A large result comes straight from mmap (glibc
+ * maps every allocation of LRELU_FRESH_MIN_BYTES and more, its largest dynamic threshold;
+ * smaller freed blocks are kept and reused, already resident), and its first touch faults
+ * each page in: a team call of such a result is bound by the faults, one thread's is not
+ * much slower, so it is timed as a kind of its own. The page of the result's last byte is
+ * asked, not the first: malloc writes its chunk header on the first. One system call is
+ * nothing next to a call of that size; smaller calls, and systems without mincore
+ * (Windows), stay LRELU_PLAN_OUT. */
+static int fresh(const void *result_end, ptrdiff_t nbytes)
+{
+#ifdef LRELU_HAVE_MINCORE
+#ifdef __APPLE__
+    char in_core = 1;
+#else
+    unsigned char in_core = 1;
+#endif
+    long page;
+    if (result_end == NULL || nbytes < LRELU_FRESH_MIN_BYTES) {
+        return 0;
+    }
+    page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || mincore((void *)((uintptr_t)result_end & ~((uintptr_t)page - 1)), 1,
+                             &in_core) != 0) {
+        return 0;
+    }
+    return !(in_core & 1);
+#else
+    (void)result_end;
+    (void)nbytes;
+    return 0;
+#endif
+}
+
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind, const void *result_end)
 {
     lrelu_plan plan = {1, -1, 0, 0, 0.0, (double)nbytes, 0.0};
     struct bucket *s;
@@ -390,6 +420,9 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     }
     if (kind < 0 || kind >= LRELU_PLAN_KINDS) {
         kind = LRELU_PLAN_OUT;
+    }
+    if (kind == LRELU_PLAN_OUT && fresh(result_end, nbytes)) {
+        kind = LRELU_PLAN_FRESH;
     }
     plan.bucket = kind * LRELU_N_BUCKETS + lrelu_bucket_of(nbytes);
     s = bucket_at(plan.bucket);
@@ -430,7 +463,7 @@ lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind)
     unlock(&s->lock);
     plan.threads = mode ? threads : 1;
     plan.parallel = mode;
-    plan.start = pretend_serial > 0.0 ? pretend_now : now();
+    plan.start = now();
     return plan;
 }
 
@@ -458,12 +491,12 @@ static double min_or(double old, double sample)
     return old == 0.0 || sample < old ? sample : old;
 }
 
+/* The measuring half: reads the clock, hands the team back, and gives the call's times to
+ * the rule (lrelu_plan_learn), which knows no clock. */
 void lrelu_plan_end(const lrelu_plan *plan)
 {
-    struct bucket *s;
-    double end, elapsed, work, serial, team, speedup, relative, sample, credit, limit, first;
-    double weight;
-    int woke;
+    double end;
+    int woke = 0;
 
     if (plan->bucket < 0) {
         if (plan->threads > 1) {
@@ -472,28 +505,36 @@ void lrelu_plan_end(const lrelu_plan *plan)
         return;
     }
     end = now();
-    work = plan->work;
-    if (pretend_serial > 0.0) {
-        end = plan->start + (plan->parallel ? pretend_team : pretend_serial) * plan->nbytes;
-        work = plan->parallel ? pretend_share * plan->nbytes : 0.0;
-        pretend_now = end + 1e-6;
+    if (plan->parallel) {
+        /* A team call that had to wake its helpers (none ran for LRELU_IDLE_GAP, so they may
+         * have gone to sleep) is not a sample: the wake-up is paid once per pause, not per
+         * call, and counted it made every first call after a pause look like load. Never
+         * two in a row, so a program that pauses between all its calls still learns. */
+        woke = plan->start - load_double(&team_end) > LRELU_IDLE_GAP && !load_int(&woke_last);
+        store_int(&woke_last, woke);
+        store_double(&team_end, end);
+        unlock(&team_busy);     /* only now: team_end and woke_last belong to the team */
     }
-    elapsed = end - plan->start;
+    lrelu_plan_learn(plan, end - plan->start, plan->work, woke);
+}
+
+/* The rule: what a timed call teaches its bucket, from measurements given to it (production
+ * passes the clock's, through lrelu_plan_end; tests pass costs they chose, so the rule is
+ * checked against a machine of known speed and not against this one's noise). */
+void lrelu_plan_learn(const lrelu_plan *plan, double elapsed, double work, int woke)
+{
+    struct bucket *s;
+    double serial, team, speedup, relative, sample, credit, limit, first, weight;
+
+    if (plan->bucket < 0) {
+        return;
+    }
     s = bucket_at(plan->bucket);
     lock_spin(&s->lock);
     serial = s->serial;
     relative = s->relative;
     weight = plan->explore == TRY_SECOND ? LRELU_EXPLORE_WEIGHT : LRELU_ACTIVE_WEIGHT;
-    woke = 0;
     if (plan->parallel) {
-        /* A team call that had to wake its helpers (none ran for LRELU_IDLE_GAP, so they may have
-         * gone to sleep) is not a sample: the wake-up is paid once per pause, not per call,
-         * and counted it made every first call after a pause look like load. Never two in a
-         * row, so a program that pauses between all its calls still learns. */
-        woke = plan->start - load_double(&team_end) > LRELU_IDLE_GAP && !load_int(&woke_last);
-        store_int(&woke_last, woke);
-        store_double(&team_end, end);
-        unlock(&team_busy);     /* only now: team_end and woke_last belong to the team */
         if (work > 0.0) {
             s->share_low = low(s->share_low, work / plan->nbytes);
         }

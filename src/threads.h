@@ -48,7 +48,14 @@ typedef struct {
  * LRELU_PLAN_OUT it was judged by fresh results, whose team calls are bound by page faults
  * and gain little, so a 1e8 backward that gains from a team was kept on one thread. */
 #define LRELU_PLAN_GRAD_INPLACE 5
-#define LRELU_PLAN_KINDS 6
+/* Read one array, write another whose pages are not yet in memory (a fresh result: large
+ * allocations come straight from mmap). Its first touch pays a page fault per page, which
+ * bounds a team call and leaves it little gain; a preallocated out= that was written before
+ * is resident, and a team gains. Timed together, each taught the other. lrelu_plan_begin
+ * picks this kind from the memory itself, not from how the call was written (an np.empty
+ * out= is fresh too). */
+#define LRELU_PLAN_FRESH 6
+#define LRELU_PLAN_KINDS 7
 
 /* The planner's constants, named once: src/threads.c says what each is for, and
  * lrelu._threads.PLANNER reads them (tests read them there, never copy them). */
@@ -63,11 +70,22 @@ typedef struct {
 #define LRELU_WARMUP_CALLS 4          /* the first calls of a size class alternate team, one, team, one */
 #define LRELU_IDLE_GAP 1e-4           /* seconds without a team after which its helpers may be asleep */
 #define LRELU_STAY_MARGIN 0.1         /* a team is left only when it is this much slower than one */
+#define LRELU_FRESH_MIN_BYTES (32 << 20)  /* results from this size on are checked for residency */
 
-lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind);
+/* result_end: for a call of kind LRELU_PLAN_OUT, the last byte of a result that no input
+ * shares (NULL otherwise); the call is timed as LRELU_PLAN_FRESH when that page is not in
+ * memory. */
+lrelu_plan lrelu_plan_begin(ptrdiff_t nbytes, int kind, const void *result_end);
 /* The planner's clock (seconds); the kernels time the caller's share of a team call with it. */
 double lrelu_clock(void);
+/* After the call: reads the clock, hands the team back, and learns (lrelu_plan_learn). */
 void lrelu_plan_end(const lrelu_plan *plan);
+/* The planner's rule, apart from any clock: what a call planned by lrelu_plan_begin teaches
+ * its size class, given how long it took (elapsed seconds), the calling thread's share of a
+ * team call (work seconds; 0 on one thread) and whether it had to wake the team's helpers
+ * (woke: then it is not a sample of the team's speed). Tests call it with costs they chose,
+ * after handing the team back through lrelu_plan_end on a copy of the plan with bucket -1. */
+void lrelu_plan_learn(const lrelu_plan *plan, double elapsed, double work, int woke);
 
 ptrdiff_t lrelu_parallel_min_bytes(void);
 void lrelu_set_parallel_min_bytes(ptrdiff_t nbytes);
@@ -88,8 +106,5 @@ typedef struct {
 void lrelu_bucket_view(int kind, int bucket, lrelu_bucket_snapshot *view);
 int lrelu_bucket_of(ptrdiff_t nbytes);
 void lrelu_reset_learning(void);
-/* For tests: time calls by a clock of their own at these costs (seconds per byte: one thread,
- * a team, the caller's share of a team call); serial = 0 goes back to the real clock. */
-void lrelu_pretend(double serial, double team, double share);
 
 #endif

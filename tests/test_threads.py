@@ -1,6 +1,7 @@
 """Thread control, OpenMP/threadpoolctl interplay, Python threads and fork safety."""
 
 import os
+import sys
 import threading
 import warnings
 
@@ -517,7 +518,8 @@ def test_the_planner_times_both_modes_on_this_machine():
     # End to end on the real clock: both modes are timed, every call is counted, and tries
     # do not alternate with every call (an earlier rule did when costs were close). How
     # many tries come depends on this machine's speed and load; the rules behind that
-    # number are checked on the pretended machines below.
+    # number are checked on the pretended machines below, through the planner's rule alone
+    # (_threads._learn_from: calls planned as real ones, learned from costs a test chose).
     _threads._reset_learning()
     x = sample((BIG,), np.float64)
     with lrelu.threads(2):
@@ -538,18 +540,19 @@ TRY_CALLS = _threads.PLANNER["try_calls"]             # calls of the other mode 
 WARMUP_CALLS = _threads.PLANNER["warmup_calls"]
 
 
+NBYTES = BIG * np.dtype(np.float64).itemsize     # a size class past the threshold
+
+
 def _learn_on_a_pretended_machine(calls, machine, warm_up=None):
-    """Run `calls` timed calls of one size while the planner's clock says one thread takes
-    machine[0] seconds per byte, a team machine[1], and the caller's share of a team call
-    machine[2]; `warm_up`, if given, is the machine for the first four calls instead."""
+    """Plan `calls` calls of one size and teach the planner that one thread took machine[0]
+    seconds per byte, a team machine[1], and the caller's share of a team call machine[2];
+    `warm_up`, if given, is the machine for the first four calls instead."""
     _threads._reset_learning()
-    x = sample((BIG,), np.float64)
-    out = np.empty_like(x)
     with lrelu.threads(2):
         for i in range(calls):
-            with _threads._pretend(*(warm_up if warm_up and i < WARMUP_CALLS else machine)):
-                lrelu.leaky_relu(x, 0.1, out=out)
-    return _threads._learning(x.nbytes, "out")
+            _threads._learn_from(NBYTES, "out",
+                                 *(warm_up if warm_up and i < WARMUP_CALLS else machine))
+    return _threads._learning(NBYTES, "out")
 
 
 @needs_openmp
@@ -595,10 +598,12 @@ def test_a_warm_up_that_overrated_one_mode_is_corrected(warm_up):
     assert learned["serial"] < 10.0 and learned["parallel"] < 10.0   # fell from 20 by half
 
 
-def test_pretended_costs_must_be_positive():
+@pytest.mark.parametrize("costs", [(1.0, 0.0, 1.0), (-1.0, 1.0, 1.0), (1.0, 1.0, float("nan"))])
+def test_pretended_costs_must_be_positive(costs):
+    _threads._reset_learning()
     with pytest.raises(ValueError, match="positive"):
-        with _threads._pretend(1.0, 0.0, 1.0):
-            pass
+        _threads._learn_from(NBYTES, "out", *costs)
+    assert _threads._learning(NBYTES, "out")["calls"] == 0     # refused before planning
 
 
 def _forgotten_planner_and_operands():
@@ -623,8 +628,33 @@ def test_each_kind_of_call_is_timed_apart():
             grad = g.copy()
             lrelu.leaky_relu_backward(grad, x, 0.1, out=grad)       # read two, write one of them
     counts = {kind: _threads._learning(x.nbytes, kind)["calls"]
-              for kind in ("out", "three", "inplace", "convert", "grad_inplace")}
-    assert counts == {"out": 10, "three": 10, "inplace": 10, "convert": 10, "grad_inplace": 10}
+              for kind in ("out", "fresh", "three", "inplace", "convert", "grad_inplace")}
+    # (results this small are not checked for residency: "fresh" starts at fresh_min_bytes)
+    assert counts == {"out": 10, "fresh": 0, "three": 10, "inplace": 10, "convert": 10,
+                      "grad_inplace": 10}
+
+
+@needs_openmp
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="Linux only: Windows has no mincore(), and macOS's allocator keeps "
+                           "freed large blocks and hands them out again resident")
+def test_a_fresh_result_is_timed_apart_from_an_out_written_before():
+    # A fresh result this large is mapped but not yet in memory, so its first touch faults
+    # each page in and a team gains little; an out= written before is resident, and a team
+    # gains. Timed together, each taught the other; the planner tells them apart by whether
+    # the result's memory is resident, not by how the call was written.
+    _threads._reset_learning()
+    n = _threads.PLANNER["fresh_min_bytes"] * 5 // 4 // 8      # just past the bound, float64
+    x = sample((n,), np.float64)
+    written = np.ones_like(x)
+    expected = reference.lrelu(x, 0.1)
+    with lrelu.threads(2):
+        for _ in range(3):
+            assert_same(lrelu.leaky_relu(x, 0.1), expected)
+            lrelu.leaky_relu(x, 0.1, out=written)
+            assert_same(written, expected)
+    counts = {kind: _threads._learning(x.nbytes, kind)["calls"] for kind in ("fresh", "out")}
+    assert counts == {"fresh": 3, "out": 3}
 
 
 @needs_openmp
@@ -633,24 +663,25 @@ def test_a_backward_in_place_after_fresh_results_goes_back_to_a_team():
     # then the backward in place. A fresh result's team calls are bound by page faults and
     # gain nothing; timed in the same class as fresh results, the backward inherited "a team
     # does not pay" and stayed on one thread, though a team ran it in two thirds of the time.
-    # Here the planner's clock plays that machine: a team no faster than one thread for the
-    # first three kinds, twice as fast for the backward.
-    x, g, out = _forgotten_planner_and_operands()
+    # Here the planner learns that machine through its rule: a team no faster than one
+    # thread for the first three kinds, twice as fast for the backward. Each backward then
+    # really runs in the mode the planner chose, and its results are checked.
+    x, g, _ = _forgotten_planner_and_operands()
     no_gain, gain = (1.0, 1.0, 1.0), (2.0, 1.0, 1.0)
     with lrelu.threads(2):
         for _ in range(20):
-            with _threads._pretend(*no_gain):
-                lrelu.leaky_relu_(x.copy(), 0.1)
-                lrelu.leaky_relu(x, 0.1)
-                lrelu.leaky_relu(x, 0.1, out=out)
+            for kind in ("inplace", "fresh", "out"):
+                _threads._learn_from(x.nbytes, kind, *no_gain)
         grad = g.copy()
         team_calls = 0
         calls = 2 * _threads.PLANNER["warmup_calls"] + 2
         for _ in range(calls):
+            on_team = _threads._learn_from(x.nbytes, "grad_inplace", *gain)
             before = _threads._parallel_region_count()
-            with _threads._pretend(*gain):
+            with lrelu.threads(2 if on_team else 1), always_parallel():
                 lrelu.leaky_relu_backward(grad, x, 0.1, out=grad)
-            team_calls += _threads._parallel_region_count() > before
+            assert (_threads._parallel_region_count() > before) == on_team
+            team_calls += on_team
         (entry,) = [c for c in lrelu.thread_report()["classes"] if c["kind"] == "grad_inplace"]
         # after its own warm-up (both modes twice), every call ran on the team
         assert entry["mode"] == "team", entry

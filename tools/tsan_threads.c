@@ -2,7 +2,9 @@
  *
  * CALLERS threads do what the kernels do around every call, as free-threaded Python's
  * threads can: lrelu_plan_begin, a stand-in for the work (the caller's share timed into
- * plan.work on a team), lrelu_plan_end, each with its own per-thread count (threads(n)).
+ * plan.work on a team), lrelu_plan_end (every fourth call instead hands the team back
+ * untimed and calls the rule, lrelu_plan_learn, with chosen costs, as the tests' seam does),
+ * each with its own per-thread count (threads(n)).
  * Beside them one thread changes the process-wide count (set_num_threads) and another reads
  * the planner's state (thread_report) and the thread layer's settings. No OpenMP region
  * runs: GCC's libgomp is not instrumented, and its barriers would be reported as races;
@@ -31,7 +33,7 @@ static void *caller(void *arg)
     for (i = 0; i < CALLS; i++) {
         int kind = (id + i) % KINDS;
         ptrdiff_t nbytes = (ptrdiff_t)1 << (19 + (i % 2));   /* two size classes past the threshold */
-        lrelu_plan plan = lrelu_plan_begin(nbytes, kind);
+        lrelu_plan plan = lrelu_plan_begin(nbytes, kind, NULL);
         volatile double sink = 0.0;
         int k;
         double t0 = lrelu_clock();
@@ -41,7 +43,17 @@ static void *caller(void *arg)
         if (plan.threads > 1) {
             plan.work += lrelu_clock() - t0;
         }
-        lrelu_plan_end(&plan);
+        if (i % 4 == 3) {
+            /* as the tests' seam does (_threads._learn_from): the team handed back untimed,
+             * then the rule taught chosen costs */
+            lrelu_plan untimed = plan;
+            untimed.bucket = -1;
+            lrelu_plan_end(&untimed);
+            lrelu_plan_learn(&plan, 1e-9 * (double)nbytes,
+                             plan.threads > 1 ? 6e-10 * (double)nbytes : 0.0, 0);
+        } else {
+            lrelu_plan_end(&plan);
+        }
     }
     return NULL;
 }
@@ -117,7 +129,7 @@ int main(void)
         lrelu_set_process_request(2);
         lrelu_set_adaptive(0);
         lrelu_set_thread_request(2);
-        plan = lrelu_plan_begin(1 << 20, LRELU_PLAN_OUT);
+        plan = lrelu_plan_begin(1 << 20, LRELU_PLAN_OUT, NULL);
         if (plan.threads != 2) {
             printf("the team was not handed back (threads %d)\n", plan.threads);
             bad = 1;
