@@ -330,24 +330,22 @@ const char *lrelu_simd_init(void)
     return selected->name;
 }
 
+/* The selected level's loop for type T: its streaming copy where the call asks for streaming
+   stores and the level has one, else its ordinary loop. */
+#define SELECTED_LOOP(T, flags)                                                                 \
+    (((flags) & LRELU_STREAM) && selected->stream_##T != NULL ? selected->stream_##T             \
+                                                               : selected->contig_##T)
+
 void lrelu_contig_float(ptrdiff_t n, const float *g, int g_scalar, const float *x, float alpha,
                         float *out, int flags)
 {
-    if ((flags & LRELU_STREAM) && selected->stream_float != NULL) {
-        selected->stream_float(n, g, g_scalar, x, alpha, out, flags);
-    } else {
-        selected->contig_float(n, g, g_scalar, x, alpha, out, flags);
-    }
+    SELECTED_LOOP(float, flags)(n, g, g_scalar, x, alpha, out, flags);
 }
 
 void lrelu_contig_double(ptrdiff_t n, const double *g, int g_scalar, const double *x,
                          double alpha, double *out, int flags)
 {
-    if ((flags & LRELU_STREAM) && selected->stream_double != NULL) {
-        selected->stream_double(n, g, g_scalar, x, alpha, out, flags);
-    } else {
-        selected->contig_double(n, g, g_scalar, x, alpha, out, flags);
-    }
+    SELECTED_LOOP(double, flags)(n, g, g_scalar, x, alpha, out, flags);
 }
 
 void lrelu_contig_half(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,
