@@ -136,9 +136,9 @@ LRELU_DEFINE_STREAMS(avx2, LRELU_TARGET_AVX2, _mm256_, 256)
 #endif
 
 /* The AVX-512 levels keep AVX2's float32 and float64 loops: 512-bit copies of them (the same
- * templates with LRELU_TARGET_AVX512) measured under 10 % faster through lrelu's calls in
- * cache, and memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not pay
- * for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
+ * templates with LRELU_TARGET_AVX512) fell short of the 10 % above through lrelu's calls in
+ * cache, and are memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not
+ * pay for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
  * far more, as their conversions are the cost. */
 #define AVX512_FLOAT_DOUBLE contig_float_avx2, contig_double_avx2
 #define AVX512_STREAM stream_float_avx2, stream_double_avx2

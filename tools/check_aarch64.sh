@@ -19,8 +19,9 @@
 #   It is made again only when its stamp (release, mirror, packages) changes.
 # - The emulated CPU is QEMU's "max" (every feature QEMU has, SVE and FP16 arithmetic among
 #   them, so every SIMD level a kernel could pick runs here) with pointer authentication off:
-#   Debian builds arm64 code with PAC instructions, QEMU's emulation of them made everything
-#   3 to 4 times slower, and with the feature off they are no-ops.
+#   Debian builds arm64 code with PAC instructions, QEMU computes each of them (a block
+#   cipher) in software, at every function's entry and return, which slows everything
+#   several-fold; with the feature off they are no-ops.
 # - Everything after the host packages runs in private mount and PID namespaces (unshare).
 #   Its mounts (binfmt_misc, proc, a read-only sysfs, a tmpfs /dev/shm) are never visible on
 #   the host, and the kernel removes them when the namespace's last process ends: after a
@@ -309,7 +310,8 @@ done
 
 # ---- the venv: the build requirements and this mode's test requirements
 begin "venv and test dependencies"
-# torch's aarch64 wheel is not on this machine's disk (and its tests skip without it)
+# --full leaves torch out: its aarch64 wheel is a large download, slow to install and import
+# under emulation, and its tests skip without it.
 if [ "$mode" = full ]; then select=(--skip 'torch\b'); else select=(--only "${CI_REQUIREMENTS[*]}"); fi
 requirements=$(in_tree python3 - $run/src/pyproject.toml "${select[@]}" < "$repo/tools/requirements.py")
 stamp_file=$(in_tree_path $venv)/lrelu-requirements.txt
