@@ -80,8 +80,8 @@ def main():
                              "see what a team would give below the threshold")
     args = parser.parse_args()
 
-    # torch first, as bench/vs_torch.py does: both then run on torch's own libgomp.so.1 (the
-    # same soname, so it is loaded once), the runtime torch was built and tuned with.
+    # torch first: both then run on torch's own libgomp.so.1 (the same soname, so it is
+    # loaded once), the runtime torch was built and tuned with.
     import torch
     import lrelu
     from lrelu.cli import bench

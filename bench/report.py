@@ -176,7 +176,7 @@ def main():
     parser.add_argument("--load-log", help="output of bench/load.py to include")
     parser.add_argument("--half-log", help="output of bench/half.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
-    parser.add_argument("--streaming", help="bench/streaming.md: the streaming-store section, included as written")
+    parser.add_argument("--streaming", help="bench/results/streaming.md: the streaming-store section, included as written")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
     parser.add_argument("--json", help="also save the raw rows here")
     parser.add_argument("-o", "--output", default="BENCHMARKS.md")
