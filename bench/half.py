@@ -3,7 +3,9 @@
 Three operations, as the half-precision targets name them: in place (``lrelu.leaky_relu_`` against
 ``torch.nn.functional.leaky_relu_``), out of place (``leaky_relu`` against
 ``torch.nn.functional.leaky_relu``) and backward in place (``leaky_relu_backward(g, x, a,
-out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``).
+out=g)`` against ``torch.ops.aten.leaky_relu_backward.grad_input(..., grad_input=g)``): the
+contender registry's calls (lrelu.cli.bench.CONTENDERS), as `lrelu bench` times them, so
+torch's wrap the NumPy arrays as tensors sharing their memory (torch.from_numpy) each call.
 
 Timing is lrelu.cli.timing's: the two contenders alternate round by round (A B, B A, ...);
 each round times a batch of calls sized to about ``--target-ms``, after as long again of
@@ -35,10 +37,6 @@ import sys
 
 import numpy as np
 
-# Not lrelu.cli.timing's 0.01 and 100: 100 * x overflows float16 from 655 on.
-ALPHAS = (0.5, 2.0)
-SETTLE_BELOW_BYTES = 32 * 2**20
-
 
 def cpu_name():
     """The CPU's model name and its AVX-512 flags, from /proc/cpuinfo where there is one."""
@@ -53,28 +51,18 @@ def cpu_name():
 
 
 def contenders(op, dtype, n):
-    import torch
-    import lrelu
+    """{"lrelu": call(alpha), "torch": call(alpha)} from the contender registry `lrelu bench`
+    times (lrelu.cli.bench), each on its own copy of the same values, and the bytes of x."""
+    from lrelu.cli import bench
 
-    rng = np.random.default_rng(0)
-    values = rng.standard_normal((2, n), dtype=np.float32)
-    if dtype == "bfloat16":
-        import ml_dtypes
-        np_dtype, torch_dtype = np.dtype(ml_dtypes.bfloat16), torch.bfloat16
-    else:
-        np_dtype, torch_dtype = np.dtype(dtype), getattr(torch, dtype)
-    x, g = (v.astype(np_dtype) for v in values)
-    # torch gets the same bits, in its own memory
-    tx, tg = (torch.from_numpy(v.view(np.int16).copy()).view(torch_dtype) for v in (x, g))
-    grad_input = torch.ops.aten.leaky_relu_backward.grad_input
-    if op == "inplace":
-        return {"lrelu": lambda a: lrelu.leaky_relu_(x, a),
-                "torch": lambda a: torch.nn.functional.leaky_relu_(tx, a)}, x.nbytes
-    if op == "out":
-        return {"lrelu": lambda a: lrelu.leaky_relu(x, a),
-                "torch": lambda a: torch.nn.functional.leaky_relu(tx, a)}, x.nbytes
-    return {"lrelu": lambda a: lrelu.leaky_relu_backward(g, x, a, out=g),
-            "torch": lambda a: grad_input(tg, tx, a, False, grad_input=tg)}, x.nbytes
+    values = np.random.default_rng(0).standard_normal((2, n), dtype=np.float32)
+    x, g = (v.astype(bench.numpy_dtype(dtype)) for v in values)
+    calls = {}
+    for name in ("lrelu", "torch"):
+        fn = bench.contender(name, op, dtype)
+        mine = (x.copy(), g.copy())
+        calls[name] = lambda a, fn=fn, x=mine[0], g=mine[1]: fn(x, g, a)
+    return calls, x.nbytes
 
 
 def main():
@@ -92,11 +80,12 @@ def main():
                              "see what a team would give below the threshold")
     args = parser.parse_args()
 
-    # torch first, as bench/vs_torch.py does: both then run on torch's own libgomp.so.1 (the
-    # same soname, so it is loaded once), the runtime torch was built and tuned with.
+    # torch first: both then run on torch's own libgomp.so.1 (the same soname, so it is
+    # loaded once), the runtime torch was built and tuned with.
     import torch
     import lrelu
-    from lrelu.cli.timing import measure, ratio
+    from lrelu.cli import bench
+    from lrelu.cli.timing import SETTLE_BELOW_BYTES, measure, ratio
 
     if args.parallel_threshold is not None:
         lrelu._threads._set_parallel_threshold(args.parallel_threshold)
@@ -116,7 +105,8 @@ def main():
             for size in args.sizes.split(","):
                 n = int(float(size))
                 calls, nbytes = contenders(op, dtype, n)
-                samples = measure({k: (lambda i, f=f: f(ALPHAS[i & 1])) for k, f in calls.items()},
+                pair = bench.alphas(dtype)
+                samples = measure({k: (lambda i, f=f: f(pair[i & 1])) for k, f in calls.items()},
                                   rounds=args.rounds, target_seconds=args.target_ms / 1e3,
                                   settle_first=nbytes < SETTLE_BELOW_BYTES)
                 lr, tr = (statistics.median(samples[k]) for k in ("lrelu", "torch"))

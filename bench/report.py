@@ -133,6 +133,35 @@ def log_section(path, title, intro, fenced=False):
     return [f"## {title}", "", intro, ""] + (["```"] + body + ["```"] if fenced else body) + [""]
 
 
+# The saved outputs the report quotes after its tables, in order: (option, section title, what
+# made it, fenced as plain text). A title of None includes a hand-written markdown file as it is.
+LOGS = (
+    ("simd_log", "SIMD levels, in cache",
+     "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
+     "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
+     "the same forced to its baseline, and a build with CFLAGS=-march=native.", False),
+    ("threshold_log", "Parallel threshold",
+     "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
+     "median µs per call. lrelu goes parallel from the threshold in the header above; the "
+     "comment on the threshold in src/threads.c says how this log chose it.", True),
+    ("streaming", None, None, False),
+    ("load_log", "Under load",
+     "`bench/load.py`: float32 in place with lrelu's default (the planner), "
+     "a team for every call (`fixed`, lrelu before the planner) and one thread, alternating "
+     "round by round, beside other processes; then inputs NumPy hands over in pieces, 2 "
+     "threads against 1. Below 1 in the first table, faster than one thread.", False),
+    ("half_log", "float16 and bfloat16",
+     "`bench/half.py`: lrelu against PyTorch's float16 and bfloat16 tensors of "
+     "the same values, alternating round by round; ratio = torch time / lrelu time "
+     "(above 1, lrelu is faster).", False),
+    ("training_log", "Training kernels",
+     "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
+     "against PyTorch, in one process, contenders alternating "
+     "round by round after an untimed settling batch each; medians, and the ratio of the "
+     "medians (torch time / lrelu time: above 1, lrelu is faster).", False),
+)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--membw", default=os.environ.get("LRELU_MEMBW"),
@@ -147,7 +176,7 @@ def main():
     parser.add_argument("--load-log", help="output of bench/load.py to include")
     parser.add_argument("--half-log", help="output of bench/half.py to include")
     parser.add_argument("--notes", help="a hand-written markdown file of findings to include after the targets")
-    parser.add_argument("--streaming", help="bench/streaming.md: the streaming-store section, included as written")
+    parser.add_argument("--streaming", help="bench/results/streaming.md: the streaming-store section, included as written")
     parser.add_argument("--from-json", help="render a run saved earlier with --json instead of measuring")
     parser.add_argument("--json", help="also save the raw rows here")
     parser.add_argument("-o", "--output", default="BENCHMARKS.md")
@@ -221,30 +250,9 @@ def main():
     lines += targets(result, ceilings, small) + [""]
     lines += included(args.notes)
     lines += ["## Tables", ""] + bench.noisy_note(result["rows"]) + tables(result, ceilings, vectorized)
-    lines += log_section(args.simd_log, "SIMD levels, in cache",
-                         "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
-                         "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
-                         "the same forced to its baseline, and a build with CFLAGS=-march=native.")
-    lines += log_section(args.threshold_log, "Parallel threshold",
-                         "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
-                         "median µs per call. lrelu goes parallel from the threshold in the header above; the "
-                         "comment on the threshold in src/threads.c says how this log chose it.",
-                         fenced=True)
-    lines += included(args.streaming)
-    lines += log_section(args.load_log, "Under load",
-                         "`bench/load.py`: float32 in place with lrelu's default (the planner), "
-                         "a team for every call (`fixed`, lrelu before the planner) and one thread, alternating "
-                         "round by round, beside other processes; then inputs NumPy hands over in pieces, 2 "
-                         "threads against 1. Below 1 in the first table, faster than one thread.")
-    lines += log_section(args.half_log, "float16 and bfloat16",
-                         "`bench/half.py`: lrelu against PyTorch's float16 and bfloat16 tensors of "
-                         "the same values, alternating round by round; ratio = torch time / lrelu time "
-                         "(above 1, lrelu is faster).")
-    lines += log_section(args.training_log, "Training kernels",
-                         "`bench/training.py`: the `at_zero=\"alpha\"` backward and `prelu_backward` "
-                         "against PyTorch, in one process, contenders alternating "
-                         "round by round after an untimed settling batch each; medians, and the median "
-                         "of per-round ratios (torch time / lrelu time: above 1, lrelu is faster).")
+    for option, title, intro, fenced in LOGS:
+        path = getattr(args, option)
+        lines += included(path) if title is None else log_section(path, title, intro, fenced)
     for name, why in result["skipped"].items():
         lines.append(f"Skipped {name}: {why}")
     with open(args.output, "w") as f:

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 
 import numpy as np
 
@@ -54,32 +53,12 @@ def make_call(op, x, g, out):
     return lambda i: lrelu.leaky_relu_backward(g, x, alpha[i & 1], out=out)
 
 
-class OtherLoad:
-    """CPU time other processes used while a measurement ran, in CPUs (Linux /proc; None
-    elsewhere). On this shared 2-core machine a busy neighbour ruins two-thread figures (a
-    team waits at the barrier for the member the OS did not schedule), so each row says."""
-
-    def __init__(self):
-        self.start = self._read()
-
-    @staticmethod
-    def _read():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(v) for v in f.readline().split()[1:]]
-            with open("/proc/self/stat") as f:
-                own = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        busy = sum(fields) - fields[3] - fields[4]          # all but idle and iowait
-        return busy, sum(fields), int(own[11]) + int(own[12]), time.monotonic()
-
-    def cpus(self):
-        end = self._read()
-        if self.start is None or end is None:
-            return float("nan")
-        busy, _, own, t = (b - a for a, b in zip(self.start, end))
-        return (busy - own) / os.sysconf("SC_CLK_TCK") / max(t, 1e-9)
+def others(before):
+    """The CPUs other processes kept busy since ``before`` (timing.cpu_snapshot), as text: a
+    busy neighbour ruins two-thread figures (a team waits at the barrier for the member the
+    OS did not schedule), so each row says."""
+    cpus = timing.others_cpus(before, timing.cpu_snapshot())
+    return "?" if cpus is None else f"{cpus:.2f}"
 
 
 def threshold(args):
@@ -100,7 +79,7 @@ def threshold(args):
                     g = np.ones(n, dtype) if op == "backward" else None
                     out = np.empty(n, dtype)
                     call = make_call(op, x, g, out)
-                    load = OtherLoad()
+                    before = timing.cpu_snapshot()
                     samples = timing.measure(
                         {"ordinary": call, "streaming": call}, rounds=args.rounds,
                         target_seconds=args.batch_ms * 1e-3,
@@ -109,7 +88,7 @@ def threshold(args):
                     ordinary, streaming = (statistics.median(samples[k]) for k in ("ordinary", "streaming"))
                     ratio = timing.ratio(samples["ordinary"], samples["streaming"])
                     print(f"{op:8s} {dtype.name:7s} {n:9.3g} {out.nbytes:10d} {out.nbytes / llc:6.2f} "
-                          f"{ordinary * 1e6:10.1f} {streaming * 1e6:10.1f} {ratio:8.3f} {load.cpus():6.2f}", flush=True)
+                          f"{ordinary * 1e6:10.1f} {streaming * 1e6:10.1f} {ratio:8.3f} {others(before):>6s}", flush=True)
                     del x, g, out, call
     finally:
         _kernels._set_stream_threshold(old_threshold)

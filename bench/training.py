@@ -17,7 +17,7 @@
 
 Timing: lrelu.cli.timing, contenders alternating (A B, B A, ...) round by round, each timed
 batch preceded by untimed calls of the same contender (settling: lrelu's libgomp and the one
-bundled with torch are two runtimes on the same 2 cores, and the one that ran last leaves its
+bundled with torch are two runtimes on the same cores, and the one that ran last leaves its
 threads spinning for a while); the figure is the median over rounds and the ratio the ratio
 of the medians (torch's median time / lrelu's: above 1, lrelu is faster), as `lrelu bench`
 computes it, so it agrees with the GB/s beside it.

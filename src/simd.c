@@ -136,9 +136,9 @@ LRELU_DEFINE_STREAMS(avx2, LRELU_TARGET_AVX2, _mm256_, 256)
 #endif
 
 /* The AVX-512 levels keep AVX2's float32 and float64 loops: 512-bit copies of them (the same
- * templates with LRELU_TARGET_AVX512) measured under 10 % faster through lrelu's calls in
- * cache, and memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not pay
- * for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
+ * templates with LRELU_TARGET_AVX512) fell short of the 10 % above through lrelu's calls in
+ * cache, and are memory-bound beyond (bench/simd_levels.py, BENCHMARKS.md), which does not
+ * pay for the lower clock some AVX-512 CPUs run 512-bit multiplies at. The 16-bit formats gain
  * far more, as their conversions are the cost. */
 #define AVX512_FLOAT_DOUBLE contig_float_avx2, contig_double_avx2
 #define AVX512_STREAM stream_float_avx2, stream_double_avx2
@@ -330,24 +330,22 @@ const char *lrelu_simd_init(void)
     return selected->name;
 }
 
+/* The selected level's loop for type T: its streaming copy where the call asks for streaming
+   stores and the level has one, else its ordinary loop. */
+#define SELECTED_LOOP(T, flags)                                                                 \
+    (((flags) & LRELU_STREAM) && selected->stream_##T != NULL ? selected->stream_##T             \
+                                                               : selected->contig_##T)
+
 void lrelu_contig_float(ptrdiff_t n, const float *g, int g_scalar, const float *x, float alpha,
                         float *out, int flags)
 {
-    if ((flags & LRELU_STREAM) && selected->stream_float != NULL) {
-        selected->stream_float(n, g, g_scalar, x, alpha, out, flags);
-    } else {
-        selected->contig_float(n, g, g_scalar, x, alpha, out, flags);
-    }
+    SELECTED_LOOP(float, flags)(n, g, g_scalar, x, alpha, out, flags);
 }
 
 void lrelu_contig_double(ptrdiff_t n, const double *g, int g_scalar, const double *x,
                          double alpha, double *out, int flags)
 {
-    if ((flags & LRELU_STREAM) && selected->stream_double != NULL) {
-        selected->stream_double(n, g, g_scalar, x, alpha, out, flags);
-    } else {
-        selected->contig_double(n, g, g_scalar, x, alpha, out, flags);
-    }
+    SELECTED_LOOP(double, flags)(n, g, g_scalar, x, alpha, out, flags);
 }
 
 void lrelu_contig_half(ptrdiff_t n, const uint16_t *g, int g_scalar, const uint16_t *x,

@@ -19,8 +19,9 @@
 #   It is made again only when its stamp (release, mirror, packages) changes.
 # - The emulated CPU is QEMU's "max" (every feature QEMU has, SVE and FP16 arithmetic among
 #   them, so every SIMD level a kernel could pick runs here) with pointer authentication off:
-#   Debian builds arm64 code with PAC instructions, QEMU's emulation of them made everything
-#   3 to 4 times slower, and with the feature off they are no-ops.
+#   Debian builds arm64 code with PAC instructions, QEMU computes each of them (a block
+#   cipher) in software, at every function's entry and return, which slows everything
+#   several-fold; with the feature off they are no-ops.
 # - Everything after the host packages runs in private mount and PID namespaces (unshare).
 #   Its mounts (binfmt_misc, proc, a read-only sysfs, a tmpfs /dev/shm) are never visible on
 #   the host, and the kernel removes them when the namespace's last process ends: after a
@@ -64,18 +65,12 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LRELU_AARCH64_CACHE:-/var/cache/lrelu-aarch64}
 cpu=${LRELU_AARCH64_CPU:-max,pauth=off}
 mirror=${LRELU_AARCH64_MIRROR:-http://deb.debian.org/debian}
+tool=check_aarch64
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+parse_args 2,15 --ci --full -- "$@"
 mode=ci
-pytest_args=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --ci) mode=ci ;;
-        --full) mode=full ;;
-        --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-        *) echo "check_aarch64: unknown argument $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+[ ${#options[@]} -eq 0 ] || mode=${options[-1]#--}   # the last of --ci and --full
 
 passed=0 failed=0 skipped=0
 last_line() { echo "check_aarch64 ($mode): $1: $passed passed, $failed failed, $skipped skipped"; }
@@ -96,9 +91,7 @@ if [ -z "${LRELU_AARCH64_IN_NAMESPACE:-}" ]; then
         apt-get -qq update
         apt-get -qq install -y --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
     fi
-    mkdir -p "$cache"
-    exec 9>"$cache/lock"
-    flock -n 9 || { echo "== waiting for another check_aarch64 run on $cache"; flock 9; }
+    lock_cache "$cache"
     trap - EXIT
     # --kill-child: if unshare itself is killed, the namespace's processes go with it.
     LRELU_AARCH64_IN_NAMESPACE=1 exec unshare --mount --pid --fork --kill-child --mount-proc -- \
@@ -111,17 +104,9 @@ venv=/opt/lrelu-venv              # these three are paths in the tree
 run=/tmp/lrelu-run                # the export of HEAD, the build log, the test reports
 pip_cache=/var/cache/lrelu-pip
 export QEMU_CPU=$cpu              # read by every emulated process, mmdebstrap's too
-phase=setup
-times=()
 mounted=()
 reports=()        # the pytest runs' JUnit reports, paths in the tree
 pytest_errors=0   # pytest runs that ended with neither success nor failing tests
-SECONDS=0
-phase_start=0
-
-begin() { phase=$1; phase_start=$SECONDS; echo "== [${SECONDS}s] $1${2:+: $2}"; }
-end() { times+=("$phase $((SECONDS - phase_start))s${1:+ ($1)},"); }
-fail() { echo "check_aarch64: FAILED ($phase): $*" >&2; exit 1; }
 
 mounts_under() {   # mount points at or below $1, deepest first
     findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r
@@ -161,23 +146,18 @@ put_file() {   # put_file HOST-FILE PATH-IN-TREE: copy, replacing a symlink rath
 }
 
 count_reports() {   # passed, failed and skipped: the sums over the reports so far
-    local report suite total bad skips
+    local report
     passed=0 failed=$pytest_errors skipped=0
     for report in "${reports[@]}"; do
-        suite=$(grep -o '<testsuite [^>]*>' "$root$report" 2>/dev/null | head -n 1 || true)
-        if [ -z "$suite" ]; then   # pytest ended before writing it
+        if ! read_junit "$root$report"; then   # pytest ended before writing it
             failed=$((failed + 1))
             continue
         fi
-        total=$(junit_count tests "$suite")
-        bad=$(($(junit_count failures "$suite") + $(junit_count errors "$suite")))
-        skips=$(junit_count skipped "$suite")
-        passed=$((passed + total - bad - skips))
-        failed=$((failed + bad))
-        skipped=$((skipped + skips))
+        passed=$((passed + junit_passed))
+        failed=$((failed + junit_failed))
+        skipped=$((skipped + junit_skipped))
     done
 }
-junit_count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$2"; }
 
 on_exit() {
     local rc=$? i left
@@ -207,10 +187,7 @@ on_exit() {
     exit "$rc"
 }
 exec {stdout}>&1 {stderr}>&2
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+set_traps
 
 chroot_env=("PATH=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             HOME=/root LANG=C.UTF-8 TMPDIR=/tmp PIP_ROOT_USER_ACTION=ignore "QEMU_CPU=$cpu")
@@ -333,26 +310,10 @@ done
 
 # ---- the venv: the build requirements and this mode's test requirements
 begin "venv and test dependencies"
-requirements=$(in_tree python3 - "$mode" "${CI_REQUIREMENTS[*]}" $run/src/pyproject.toml <<'EOF'
-import re, sys, tomllib
-mode, ci_requirements, path = sys.argv[1:]
-project = tomllib.load(open(path, "rb"))
-extras = project["project"]["optional-dependencies"]
-
-def expand(extra):   # an extra, with lrelu[...] self-references expanded
-    for r in extras[extra]:
-        m = re.fullmatch(r"lrelu\[(.+)\]", r.replace(" ", ""))
-        yield from (x for e in m.group(1).split(",") for x in expand(e)) if m else [r]
-
-wanted = project["build-system"]["requires"] + project["project"]["dependencies"]
-if mode == "full":
-    # torch's aarch64 wheel is not on this machine's disk (and its tests skip without it)
-    wanted += [r for r in expand("test") if not re.match(r"torch\b", r)]
-else:
-    wanted += ci_requirements.split()
-print("\n".join(sorted(set(wanted))))
-EOF
-)
+# --full leaves torch out: its aarch64 wheel is a large download, slow to install and import
+# under emulation, and its tests skip without it.
+if [ "$mode" = full ]; then select=(--skip 'torch\b'); else select=(--only "${CI_REQUIREMENTS[*]}"); fi
+requirements=$(in_tree python3 - $run/src/pyproject.toml "${select[@]}" < "$repo/tools/requirements.py")
 stamp_file=$(in_tree_path $venv)/lrelu-requirements.txt
 have=$(cat "$stamp_file" 2>/dev/null || true)
 if [ -e "$(in_tree_path $venv)/pyvenv.cfg" ] && [ -z "$(comm -23 <(echo "$requirements") <(echo "$have"))" ]; then

@@ -45,33 +45,17 @@ COMPANIONS=(ml_dtypes pandas pyarrow xarray dask.array distributed threadpoolctl
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LRELU_FT_CACHE:-/var/cache/lrelu-freethreaded}
 mirror=${LRELU_FT_MIRROR:-http://deb.debian.org/debian}
-pytest_args=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "check_freethreaded: unknown argument $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+tool=check_freethreaded
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+parse_args 2,12 -- "$@"
 
 passed=0 failed=0 skipped=0
-phase=setup
-times=()
-run=""
-making=""        # an interpreter or venv being made: removed if the run ends before it is
-SECONDS=0
-phase_start=0
-begin() { phase=$1; phase_start=$SECONDS; echo "== [${SECONDS}s] $1${2:+: $2}"; }
-end() { times+=("$phase $((SECONDS - phase_start))s${1:+ ($1)},"); }
-fail() { echo "check_freethreaded: FAILED ($phase): $*" >&2; exit 1; }
 
 on_exit() {
     local rc=$?
     set +e
-    trap - INT TERM HUP
-    [ -z "$making" ] || { echo "== removing the unfinished $making"; rm -rf "$making"; }
-    [ -z "$run" ] || rm -rf "$run"
+    on_exit_cleanup
     echo "== times: ${times[*]:-none} total ${SECONDS}s"
     if [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]; then
         echo "check_freethreaded ($version_line): PASSED: $passed passed, $failed failed, $skipped skipped"
@@ -82,14 +66,8 @@ on_exit() {
     exit "$rc"
 }
 version_line="no interpreter yet"
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -n 9 || { echo "== waiting for another check_freethreaded run on $cache"; flock 9; }
+set_traps
+lock_cache "$cache"
 
 # ---- the source: Debian's upstream tarball of python3.13
 begin source "$SOURCE_PACKAGE from Debian $RELEASE"
@@ -122,21 +100,7 @@ python_dir=$cache/python
 python=$python_dir/bin/python${SOURCE_PACKAGE#python}t
 stamp="tarball=$(sha256sum "$tarball" | cut -d' ' -f1) configure=${CONFIGURE[*]}"
 begin interpreter "CPython $upstream ${CONFIGURE[*]}"
-if [ -x "$python" ] && [ "$(cat "$python_dir/lrelu-stamp" 2>/dev/null)" = "$stamp" ]; then
-    end cached
-else
-    build=$cache/build
-    making=$python_dir
-    rm -rf "$build" "$python_dir"; mkdir -p "$build"
-    tar -xJf "$tarball" -C "$build"
-    (cd "$build"/Python-* && ./configure -q --prefix="$python_dir" "${CONFIGURE[@]}" &&
-        make -j"$(nproc)" && make install) > "$build/build.log" 2>&1 ||
-        { tail -n 40 "$build/build.log"; fail "the CPython build (log above)"; }
-    echo "$stamp" > "$python_dir/lrelu-stamp"
-    making=""
-    rm -rf "$build"
-    end built
-fi
+python_from_tarball "$tarball" "$python" "$stamp" -- "${CONFIGURE[@]}"
 version_line="CPython $("$python" -c 'import sys; print(sys.version.split()[0])') free-threaded"
 [ "$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("Py_GIL_DISABLED"))')" = 1 ] ||
     fail "$python is not a free-threaded build"
@@ -153,29 +117,10 @@ echo "   exported $(git -C "$repo" rev-parse --short HEAD) of $repo"
 # ---- the venv
 begin venv "build and test requirements that have wheels for $upstream free-threaded"
 venv=$cache/venv
-requirements=$("$python" - "$run/src/pyproject.toml" "$SKIP_REQUIREMENTS" <<'EOF'
-import re, sys, tomllib
-project = tomllib.load(open(sys.argv[1], "rb"))
-extras = project["project"]["optional-dependencies"]
-
-def expand(extra):   # an extra, with lrelu[...] self-references expanded
-    for r in extras[extra]:
-        m = re.fullmatch(r"lrelu\[(.+)\]", r.replace(" ", ""))
-        yield from (x for e in m.group(1).split(",") for x in expand(e)) if m else [r]
-
-wanted = project["build-system"]["requires"] + project["project"]["dependencies"]
-wanted += [r for r in expand("test") if not re.match(sys.argv[2], r)]
-print("\n".join(sorted(set(wanted))))
-EOF
-)
+requirements=$("$python" "$repo/tools/requirements.py" "$run/src/pyproject.toml" --skip "$SKIP_REQUIREMENTS")
 want_stamp="$stamp
 $requirements"
-if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/lrelu-stamp" 2>/dev/null)" = "$want_stamp" ]; then
-    end cached
-else
-    making=$venv
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
+fill_venv() {
     PIP_CACHE_DIR=$cache/pip "$venv/bin/python" -m pip install -q --upgrade pip
     missing=()
     while read -r requirement; do
@@ -184,10 +129,8 @@ else
             > "$run/pip.log" 2>&1 || missing+=("$requirement")
     done <<<"$requirements"
     printf '%s\n' "${missing[@]}" > "$venv/lrelu-missing"
-    echo "$want_stamp" > "$venv/lrelu-stamp"
-    making=""
-    end installed
-fi
+}
+venv_of "$python" "$venv" "$want_stamp" fill_venv
 missing=$(grep . "$venv/lrelu-missing" | paste -sd ' ' || true)
 echo "   no wheel for this interpreter (their tests skip): ${missing:-none}; left out: torch"
 for needed in numpy Cython setuptools pytest; do
@@ -231,14 +174,11 @@ begin tests "the whole default suite, PYTHON_GIL=0"
 status=0
 (cd "$run/run" && PYTHON_GIL=0 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
     --junitxml="$run/junit.xml" tests "${pytest_args[@]}") || status=$?
-suite=$(grep -o '<testsuite [^>]*>' "$run/junit.xml" 2>/dev/null | head -n 1 || true)
-count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$suite"; }
-if [ -n "$suite" ]; then
-    failed=$(($(count failures) + $(count errors)))
-    skipped=$(count skipped)
-    passed=$(($(count tests) - failed - skipped))
+reported=0
+if read_junit "$run/junit.xml"; then
+    reported=1 passed=$junit_passed failed=$junit_failed skipped=$junit_skipped
 fi
-[ "$status" -le 1 ] && [ -n "$suite" ] || { failed=$((failed + 1)); fail "pytest exited with status $status"; }
+[ "$status" -le 1 ] && [ "$reported" -eq 1 ] || { failed=$((failed + 1)); fail "pytest exited with status $status"; }
 end
 [ "$failed" -eq 0 ] || exit 1
 exit 0

@@ -47,47 +47,25 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LRELU_TSAN_CACHE:-/var/cache/lrelu-tsan}
 ft_cache=${LRELU_FT_CACHE:-/var/cache/lrelu-freethreaded}
 suppressions=$repo/tools/tsan-suppressions.txt
-pytest_args=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        *) echo "tsan --python: unknown argument $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+tool="tsan --python"
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+parse_args 2,13 -- "$@"
 
 reports=0 in_lrelu=0 passed=0 failed=0
-phase=setup
-times=()
-run=""
-making=""
-SECONDS=0
-phase_start=0
-begin() { phase=$1; phase_start=$SECONDS; echo "== [${SECONDS}s] $1${2:+: $2}"; }
-end() { times+=("$phase $((SECONDS - phase_start))s${1:+ ($1)},"); }
-fail() { echo "tsan --python: FAILED ($phase): $*" >&2; exit 1; }
 
 on_exit() {
     local rc=$?
     set +e
-    trap - INT TERM HUP
-    [ -z "$making" ] || { echo "== removing the unfinished $making"; rm -rf "$making"; }
-    [ -z "$run" ] || rm -rf "$run"
+    on_exit_cleanup
     local verdict=PASSED
     [ "$rc" -eq 0 ] || verdict="FAILED ($phase)"
     echo "tsan --python: $verdict: $in_lrelu reports in lrelu's code, $reports TSan reports in all" \
          "(after suppressions); tests $passed passed, $failed failed; times: ${times[*]:-none} total ${SECONDS}s"
     exit "$rc"
 }
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -n 9 || { echo "== waiting for another tsan --python run on $cache"; flock 9; }
+set_traps
+lock_cache "$cache"
 
 # ---- the interpreter, from check_freethreaded.sh's tarball
 tarball=$(ls "$ft_cache"/src/"$SOURCE_PACKAGE"_*.orig.tar.xz 2>/dev/null | tail -n 1 || true)
@@ -96,24 +74,12 @@ python_dir=$cache/python
 python=$python_dir/bin/python${SOURCE_PACKAGE#python}t
 stamp="tarball=$(sha256sum "$tarball" | cut -d' ' -f1) configure=${CONFIGURE[*]}"
 begin interpreter "$(basename "$tarball") ${CONFIGURE[*]}"
-if [ -x "$python" ] && [ "$(cat "$python_dir/lrelu-stamp" 2>/dev/null)" = "$stamp" ]; then
-    end cached
-else
+if ! stamped "$python" "$python_dir" "$stamp"; then
     command -v gcc >/dev/null || fail "gcc is needed"
     echo 'int main(void){return 0;}' | gcc -x c -fsanitize=thread -o /dev/null - 2>/dev/null ||
         fail "gcc cannot link -fsanitize=thread (Debian: apt-get install libtsan2)"
-    build=$cache/build
-    making=$python_dir
-    rm -rf "$build" "$python_dir"; mkdir -p "$build"
-    tar -xJf "$tarball" -C "$build"
-    (cd "$build"/Python-* && ./configure -q --prefix="$python_dir" "${CONFIGURE[@]}" &&
-        TSAN_OPTIONS=report_bugs=0 make -j"$(nproc)" && TSAN_OPTIONS=report_bugs=0 make install) \
-        > "$build/build.log" 2>&1 || { tail -n 40 "$build/build.log"; fail "the CPython build (log above)"; }
-    echo "$stamp" > "$python_dir/lrelu-stamp"
-    making=""
-    rm -rf "$build"
-    end built
 fi
+python_from_tarball "$tarball" "$python" "$stamp" TSAN_OPTIONS=report_bugs=0 -- "${CONFIGURE[@]}"
 export TSAN_OPTIONS=report_bugs=0     # until the tests
 [ "$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("Py_GIL_DISABLED"))')" = 1 ] ||
     fail "$python is not a free-threaded build"
@@ -126,20 +92,13 @@ echo "   $version_line"
 begin venv "${REQUIREMENTS[*]}"
 venv=$cache/venv
 want_stamp="$stamp ${REQUIREMENTS[*]}"
-if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/lrelu-stamp" 2>/dev/null)" = "$want_stamp" ]; then
-    end cached
-else
-    making=$venv
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
+fill_venv() {
     # --only-binary: NumPy's cp313t wheel, and hypothesis only as a pure-Python release
     # (a release with a native part has no cp313t wheel and would try to build from Rust).
     PIP_CACHE_DIR=$cache/pip "$venv/bin/python" -m pip install -q --only-binary=:all: "${REQUIREMENTS[@]}" ||
         fail "pip install ${REQUIREMENTS[*]}"
-    echo "$want_stamp" > "$venv/lrelu-stamp"
-    making=""
-    end installed
-fi
+}
+venv_of "$python" "$venv" "$want_stamp" fill_venv
 
 # ---- the export of HEAD; the tests run from $run/run, which has no lrelu/
 run=$(mktemp -d "$cache/run.XXXXXX")
@@ -170,11 +129,9 @@ status=0
     TSAN_OPTIONS="suppressions=$suppressions log_path=$run/tsan/report second_deadlock_stack=1 halt_on_error=0 exitcode=0" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$run/junit.xml" \
     "${TESTS[@]}" "${pytest_args[@]}") || status=$?
-suite=$(grep -o '<testsuite [^>]*>' "$run/junit.xml" 2>/dev/null | head -n 1 || true)
-count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$suite"; }
-if [ -n "$suite" ]; then
-    failed=$(($(count failures) + $(count errors)))
-    passed=$(($(count tests) - failed - $(count skipped)))
+reported=0
+if read_junit "$run/junit.xml"; then
+    reported=1 passed=$junit_passed failed=$junit_failed
 fi
 end
 
@@ -193,7 +150,7 @@ summary=$({ cat "$run"/tsan/report.* 2>/dev/null || true; } | awk -v src="$run/s
           print total + 0, lrelu + 0 }')
 read -r reports in_lrelu <<<"$summary"
 end
-[ "$status" -le 1 ] && [ -n "$suite" ] || fail "pytest exited with status $status"
+[ "$status" -le 1 ] && [ "$reported" -eq 1 ] || fail "pytest exited with status $status"
 [ "$failed" -eq 0 ] || fail "$failed tests failed"
 [ "$in_lrelu" -eq 0 ] || fail "$in_lrelu TSan reports in lrelu's code (above)"
 exit 0

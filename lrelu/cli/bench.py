@@ -35,7 +35,7 @@ STREAMS = {"inplace": 2, "out": 2, "outarg": 2, "derivative": 2, "backward": 3}
 NOISY_SPREAD = 3.0
 # A cell during which other processes kept more than this many CPUs busy (Linux) is marked
 # busy: even rounds that agree can all be slowed alike (a peer's threads waiting on a CPU
-# another process holds ran 1e5-element calls at 0.1 GB/s, every round).
+# another process holds slow every round of a small call, not just one).
 BUSY_CPUS = 0.5
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
 QUICK_SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
@@ -305,8 +305,8 @@ def run(sizes=QUICK_SIZES, dtypes=("float32", "float64"), ops=OPERATIONS, peers=
 def measure_ceiling(dtypes, threads, array_bytes, passes, progress=None):
     """The built-in memory ceiling (ceiling.builtin) as the best of ``passes`` single passes,
     keeping every pass's GB/s under "passes" ({threads: {dtype: {stream: [GB/s, ...]}}}) so the
-    report can show how far they spread: on a busy machine the best pass alone moved 5x
-    between runs with nothing to say so."""
+    report can show how far they spread: on a busy machine even the best pass moves several-fold
+    between runs, and the best alone would not say so."""
     runs = []
     for i in range(passes):
         step = None if progress is None else (lambda done, total, label, i=i: progress(i * total + done, passes * total, label))

@@ -37,9 +37,10 @@ def time_batch(call, calls, first=0):
 
 def settle(call, seconds):
     """Run ``call`` untimed, in pairs, for about ``seconds``; the time per call in the steady
-    state, which sizes the batches: the median pair of the second half. It was the last
-    pair's, and on a loaded machine a pair that met another process's time slice (a few ms
-    for a 10 µs call) sized batches of 2 calls, whose ratios were mostly that noise."""
+    state, which sizes the batches: the median pair of the second half, not the last pair, as
+    on a loaded machine a pair that meets another process's time slice (milliseconds, against
+    microseconds for a small call) would size batches of 2 calls, whose ratios would be mostly
+    that noise."""
     end = time.perf_counter() + seconds
     pairs = []
     while True:
