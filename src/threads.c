@@ -6,7 +6,7 @@
  * On a quiet machine two threads beat one from a few hundred KiB up. On a busy one (another
  * process keeping a core busy, another OpenMP program spinning, a CI runner) a team member
  * that the OS does not schedule makes the whole call wait at OpenMP's closing barrier, and
- * two threads lose to one, by 2x and more (issue 15 and BENCHMARKS.md have the figures).
+ * two threads lose to one (BENCHMARKS.md, "Under load", has the figures).
  *
  * What is measured, per kind of call and size class (after a warm-up that tries each mode
  * twice):
