@@ -16,8 +16,8 @@ is clearly slower than one thread, so one late helper does not send every call t
 thread (src/threads.c says how).
 That is how lrelu keeps its speed where users run it. On a quiet machine a team wins and is
 used; next to another busy process, a team waits at OpenMP's closing barrier for a member
-the OS has not scheduled, and two threads lose to one (BENCHMARKS.md, "Under load"), so one thread is
-used until a team pays again.
+the OS has not scheduled, and two threads lose to one (BENCHMARKS.md, "Under load"), so
+one thread is used until a team pays again.
 
 How others deal with the same problem, and why this way:
 - numexpr and PyTorch's ``at::parallel_for`` split work over a fixed pool above a grain
