@@ -35,6 +35,15 @@
  * prefetches closed the gap (BENCHMARKS.md, "float16 and bfloat16"). Prefetches never fault,
  * so the ones past the end of an array are harmless. */
 #define LRELU_PREFETCH_BYTES 2048
+/* Every cache line of `count` elements at p (an iteration of a 16-bit loop: one line
+ * for AVX2, two for AVX-512), for writing (rw 1) or reading (rw 0). */
+#define LRELU_PREFETCH_LINES(p, count, rw)                                                      \
+    do {                                                                                        \
+        size_t line_;                                                                           \
+        for (line_ = 0; line_ < (size_t)(count) * sizeof *(p); line_ += 64) {                   \
+            __builtin_prefetch((const char *)(p) + line_, (rw), 3);                             \
+        }                                                                                       \
+    } while (0)
 
 /* The x86 levels: gcc and clang compile copies for them with __attribute__((target)) and
  * src/simd.c picks one at import. No ifunc or target_clones: those need glibc (not musl),
@@ -222,15 +231,15 @@
             NAME##_part(i, g, x, a, g0, out, kind, gt, nan_alpha);                              \
         }                                                                                       \
         for (; i + 2 * (BLOCK) <= n; i += 2 * (BLOCK)) {                                        \
-            __builtin_prefetch(out + i + ahead, 1, 3);                                          \
+            LRELU_PREFETCH_LINES(out + i + ahead, 2 * (BLOCK), 1);                              \
             if (x != out) {                                                                     \
-                __builtin_prefetch(x + i + ahead, 0, 3);                                        \
+                LRELU_PREFETCH_LINES(x + i + ahead, 2 * (BLOCK), 0);                            \
             }                                                                                   \
             LOAD2(x + i, xl, xh);                                                               \
             LOAD2(x + i + (BLOCK), xl1, xh1);                                                   \
             if (kind == 2) {                                                                    \
                 if (g != out) {                                                                 \
-                    __builtin_prefetch(g + i + ahead, 0, 3);                                    \
+                    LRELU_PREFETCH_LINES(g + i + ahead, 2 * (BLOCK), 0);                        \
                 }                                                                               \
                 LOAD2(g + i, gl, gh);                                                           \
                 LOAD2(g + i + (BLOCK), gl1, gh1);                                               \
