@@ -192,6 +192,7 @@ def main():
         # Runs saved before ratios came from the medians: recompute them so they agree with the GB/s.
         result["rows"] = bench.consistent(result["rows"])
         ceilings, vectorized = unpack(saved["ceilings"]), unpack(saved.get("vectorized", {}))
+        cfg = saved["config"]           # the build that ran, not the one rendering
         sizes = tuple(dict.fromkeys(r["n"] for r in result["rows"]))
         dtypes = tuple(dict.fromkeys(r["dtype"] for r in result["rows"]))
     else:
@@ -200,15 +201,17 @@ def main():
         result = bench.run(sizes, dtypes, bench.OPERATIONS, progress=progress)
         ceilings = tool_ceilings(args.membw, sizes, dtypes) if args.membw else {}
         vectorized = {}
+        cfg = {k: v for k, v in lrelu.show_config(mode="dicts").items()
+               if k in ("lrelu", "openmp", "threads", "simd_selected", "simd_baseline",
+                        "parallel_threshold_bytes")}
     if args.membw_vectorized and not vectorized:
         vectorized = tool_ceilings(args.membw_vectorized, sizes, dtypes)
     if args.json:
         pack = lambda table: {f"{k[0]}:{k[1]}": v for k, v in table.items()}
         with open(args.json, "w") as f:
             json.dump({"result": result, "small": small, "ceilings": pack(ceilings),
-                       "vectorized": pack(vectorized)}, f, indent=1)
+                       "vectorized": pack(vectorized), "config": cfg}, f, indent=1)
 
-    cfg = lrelu.show_config(mode="dicts")
     lines = [
         "# Benchmarks", "",
         f"Measured {result['date']} on: {result['machine']}.",
