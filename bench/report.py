@@ -138,8 +138,9 @@ def log_section(path, title, intro, fenced=False):
 LOGS = (
     ("simd_log", "SIMD levels, in cache",
      "`bench/simd_levels.py`: one thread, in place, median over alternating rounds of the "
-     "best of 5 batches; the portable build (SSE2 baseline, AVX2 copy chosen at import), "
-     "the same forced to its baseline, and a build with CFLAGS=-march=native.", False),
+     "best of 5 batches; the portable build forced to each SIMD level this CPU runs "
+     "(LRELU_SIMD), and the other builds named in the log's first line, each at its own "
+     "level.", False),
     ("threshold_log", "Parallel threshold",
      "`bench/threshold.py`: one thread against all, alternating, threshold forced to 0; "
      "median µs per call. lrelu goes parallel from the threshold in the header above; the "
@@ -238,7 +239,7 @@ def main():
         "    --simd-log bench/results/simd_levels.log --notes bench/notes.md \\",
         "    --streaming bench/results/streaming.md --training-log bench/results/training.log \\",
         "    --load-log bench/results/load.log --half-log bench/results/half.log --json bench/results/results.json",
-        "python bench/simd_levels.py --native-python <python of a CFLAGS=-march=native build> > bench/results/simd_levels.log",
+        "python bench/simd_levels.py [--python LABEL=<python of another build>] > bench/results/simd_levels.log",
         "OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= lrelu bench --peers torch --ops inplace,out,outarg,backward "
         "--sizes 1e6,1e7,1e8   # lrelu against PyTorch alone",
         "python bench/ceiling_vs_membw.py > bench/results/ceiling_vs_membw.log",

@@ -182,9 +182,11 @@
  *
  * kind: 0 the forward (g is x), 1 one g for every element (the derivative), 2 g an array
  * (the backward). kind and gt are constants at every call of NAME##_run, so each of the five
- * loops is compiled with its own compare and no branch inside. The last partial block runs
+ * loops is compiled with its own compare and no branch inside. The head before the first
+ * vector-aligned store (so that no store splits a cache line) and the last partial block run
  * in a zero-padded buffer, so every element takes the same instructions (and raises the same
- * flags) whatever its position.
+ * flags) whatever its position. Each iteration loads two blocks before storing either and
+ * prefetches LRELU_PREFETCH_BYTES ahead (above).
  *
  * NAN_ALPHA_APART (1 or 0): whether the format's rounding can be cheaper when alpha is not
  * NaN; then every loop is compiled twice, and STORE2 gets nan_alpha = 0 or 1 as a constant
