@@ -437,7 +437,16 @@ def _fast(x, alpha, out, classes=_PLAIN_CLASSES):
 
 
 def _in_place(name, ufunc, x, alpha):
-    if type(x) is not _ndarray or type(x.dtype) not in _FLOAT_CLASSES:
+    """An in-place call: a floating ndarray with a finite Python float alpha goes straight to
+    the ufunc (as _fast; the ufunc refuses a read-only x before writing), anything else is
+    checked as an in-place target and goes through the envelope."""
+    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0
+            and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
+        try:
+            return ufunc(x, alpha, out=x)
+        except ValueError:
+            pass        # nothing was written: the envelope runs the call again and says why
+    else:
         _checked_inplace_target(name, x)
     return _call(name, ufunc, ("x",), (x,), alpha, out=x)
 
@@ -494,12 +503,6 @@ def leaky_relu_(x, alpha=0.01):
     >>> x
     array([-0.02,  3.  ])
     """
-    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
-            and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
-        try:
-            return _forward(x, alpha, out=x)
-        except ValueError:
-            pass        # nothing was written: the envelope runs the call again and says why
     return _in_place("leaky_relu_", _forward, x, alpha)
 
 
@@ -534,12 +537,6 @@ def leaky_relu_derivative_(x, alpha=0.01, *, at_zero="one"):
     """Derivative of Leaky ReLU in place: overwrites ``x`` with f'(x) and returns it.
     ``at_zero`` as for :func:`leaky_relu_derivative`."""
     ufunc = _chosen("leaky_relu_derivative_", _DERIVATIVES, at_zero)
-    if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0  # as _fast
-            and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
-        try:
-            return ufunc(x, alpha, out=x)
-        except ValueError:
-            pass        # nothing was written: the envelope runs the call again and says why
     return _in_place("leaky_relu_derivative_", ufunc, x, alpha)
 
 
