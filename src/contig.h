@@ -183,10 +183,11 @@
  * kind: 0 the forward (g is x), 1 one g for every element (the derivative), 2 g an array
  * (the backward). kind and gt are constants at every call of NAME##_run, so each of the five
  * loops is compiled with its own compare and no branch inside. The head before the first
- * vector-aligned store (so that no store splits a cache line) and the last partial block run
- * in a zero-padded buffer, so every element takes the same instructions (and raises the same
- * flags) whatever its position. Each iteration loads two blocks before storing either and
- * prefetches LRELU_PREFETCH_BYTES ahead (above).
+ * vector-aligned store (so that no store splits a cache line) and what is left after the
+ * last pair of blocks run in a zero-padded buffer, a block at a time, so every element takes
+ * the same instructions (and raises the same flags) whatever its position. Each iteration of
+ * the main loop loads two blocks before storing either and prefetches LRELU_PREFETCH_BYTES
+ * ahead (above).
  *
  * NAN_ALPHA_APART (1 or 0): whether the format's rounding can be cheaper when alpha is not
  * NaN; then every loop is compiled twice, and STORE2 gets nan_alpha = 0 or 1 as a constant
@@ -198,7 +199,7 @@
  * alpha's own payload has low bits, so that case keeps the test. */
 #define LRELU_DEFINE_VEC16(NAME, ATTRIBUTES, V, BLOCK, LOAD2, STORE2, SPLAT, APPLY, WIDEN,      \
                            NAN_ALPHA_APART)                                                     \
-    /* count < BLOCK elements through a zero-padded block */                                    \
+    /* count <= BLOCK elements through a zero-padded block */                                   \
     static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_part(                   \
         ptrdiff_t count, const uint16_t *g, const uint16_t *x, V a, V g0, uint16_t *out,        \
         const int kind, const int gt, const int nan_alpha)                                      \
@@ -255,20 +256,9 @@
             STORE2(out + i + (BLOCK), APPLY(gl1, xl1, a, gt), APPLY(gh1, xh1, a, gt),           \
                    nan_alpha);                                                                  \
         }                                                                                       \
-        if (i + (BLOCK) <= n) {                                                                 \
-            LOAD2(x + i, xl, xh);                                                               \
-            if (kind == 2) {                                                                    \
-                LOAD2(g + i, gl, gh);                                                           \
-            } else {                                                                            \
-                gl = kind == 0 ? xl : g0;                                                       \
-                gh = kind == 0 ? xh : g0;                                                       \
-            }                                                                                   \
-            STORE2(out + i, APPLY(gl, xl, a, gt), APPLY(gh, xh, a, gt), nan_alpha);             \
-            i += (BLOCK);                                                                       \
-        }                                                                                       \
-        if (i < n) {                                                                            \
-            NAME##_part(n - i, kind == 2 ? g + i : g, x + i, a, g0, out + i, kind, gt,          \
-                        nan_alpha);                                                             \
+        for (; i < n; i += (BLOCK)) {   /* the last one or two blocks, padded */                \
+            NAME##_part(n - i < (BLOCK) ? n - i : (BLOCK), kind == 2 ? g + i : g, x + i, a, g0, \
+                        out + i, kind, gt, nan_alpha);                                          \
         }                                                                                       \
     }                                                                                           \
     static inline __attribute__((always_inline)) ATTRIBUTES void NAME##_kinds(                  \

@@ -19,8 +19,8 @@
  * bfloat16: integer arithmetic on the bits (lrelu_half.h): in C at the x86 baseline, where
  *   gcc and clang vectorize it with SSE2; AVX2 and NEON intrinsics elsewhere.
  *
- * The vector loops do their head (up to the first aligned store) and their last partial
- * vector in a zero-padded buffer, so every element takes the same instructions (and raises
+ * The vector loops do their head (up to the first aligned store) and their last blocks in a
+ * zero-padded buffer, so every element takes the same instructions (and raises
  * the same flags) whatever its position.
  */
 #include "half.h"
