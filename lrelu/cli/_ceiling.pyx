@@ -29,14 +29,19 @@ ctypedef fused real:
     float
     double
 
+_STREAM = _kernels._simd_info()["stream"]      # whether the loops have streaming stores
+
 
 def run_pass(real[::1] g, real[::1] x, real[::1] out, double s, bint streaming):
     """out = g * (x >= 0 ? 1 : s) over whole contiguous arrays of one dtype, without the GIL;
-    out may be g or x. streaming: every store streams (the caller checks that the CPU has
-    them); otherwise none does, whatever the kernels' own threshold."""
+    out may be g or x. streaming: every store streams; otherwise none does, whatever the
+    kernels' own threshold. ValueError where the loops have no streaming stores (the kernels
+    would store as usual, and the pass would be measured under the wrong name)."""
     cdef Operands a
     cdef real alpha = <real>s
     cdef Py_ssize_t n = out.shape[0]
+    if streaming and not _STREAM:
+        raise ValueError("this CPU has no streaming stores that lrelu knows")
     if not g.shape[0] == x.shape[0] == n:
         raise ValueError("g, x and out must have the same length")
     if n == 0:
