@@ -8,6 +8,7 @@ clang with Homebrew's libomp); if that fails the build goes on serially, with a 
 import glob
 import json
 import os
+import runpy
 import shlex
 import shutil
 import sys
@@ -45,6 +46,26 @@ MODULES = {
     "lrelu.cli._ceiling": [],
 }
 
+
+def write_loops(table="lrelu/_loop_table.py", target="lrelu/_loops.pxi"):
+    """Write the ufuncs' inner loops, one C function per row of the loop table, which
+    lrelu/ufuncs.pyx includes, with the table of (signature, backward, address) it makes its
+    rows from. Written only when the text changes, so an unchanged table rebuilds nothing."""
+    lines = [f"# Written by setup.py from {table}: one inner loop per row. Do not edit.", ""]
+    rows = runpy.run_path(table)["LOOPS"]
+    for k, (_, _, kind, ctype) in enumerate(rows):
+        lines.append(f"cdef void _loop_{k}(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: "
+                     f"_{kind}_loop(<{ctype}*>NULL, a, d, s, p)")
+    lines += ["", "cdef list _LOOP_TABLE = ["]
+    lines += [f"    ({sig!r}, {backward}, <size_t>_loop_{k})," for k, (sig, backward, _, _) in enumerate(rows)]
+    lines += ["]", ""]
+    text = "\n".join(lines)
+    if not os.path.exists(target) or open(target).read() != text:
+        with open(target, "w") as f:
+            f.write(text)
+
+
+write_loops()
 
 def _openmp_candidates(compiler):
     if compiler.compiler_type == "msvc":

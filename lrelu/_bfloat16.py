@@ -20,14 +20,17 @@ import warnings
 import numpy as np
 
 from . import ufuncs
+from ._loop_table import USER_DTYPES
 
 _MODULE = "ml_dtypes"
+# bfloat16's character in the loop table
+_CODE = next(code for code, name in USER_DTYPES.items() if name == "bfloat16")
 
 
 def has_loops(dtype):
     """Whether `dtype` (a numpy.dtype) is the bfloat16 the ufuncs have loops for; type numbers
     are unique in a process. Cheap: leaky_relu_ asks it on every bfloat16 call."""
-    return dtype.num == ufuncs.registered_dtype("E")
+    return dtype.num == ufuncs.registered_dtype(_CODE)
 
 
 _listeners: list = []
@@ -43,9 +46,11 @@ def on_register(listener):
 
 
 def _register(module):
-    """Registers for ml_dtypes' bfloat16; never makes the user's import of ml_dtypes fail."""
+    """Registers the table's rows for ml_dtypes' types; never makes the user's import of
+    ml_dtypes fail."""
     try:
-        ufuncs.register_dtype("E", module.bfloat16)
+        for code, name in USER_DTYPES.items():
+            ufuncs.register_dtype(code, getattr(module, name))
         dtype = np.dtype(module.bfloat16)
         if dtype not in _registered:
             _registered.append(dtype)

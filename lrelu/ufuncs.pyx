@@ -9,7 +9,7 @@ and do not validate it; ``lrelu.leaky_relu`` and friends add the default and the
 Because alpha is an input, ``reduce``, ``accumulate``, ``reduceat``, ``outer`` and ``at``
 would read elements of x as alpha: they raise TypeError (see the end of this file).
 bfloat16 loops are added when ml_dtypes is imported (lrelu/_bfloat16.py, register_dtype).
-Which loops each ufunc has is one table, _LOOP_TABLE.
+Which loops each ufunc has is one table, lrelu/_loop_table.py.
 ``leaky_relu_derivative_at_zero_alpha`` and ``leaky_relu_backward_at_zero_alpha`` are the same
 loops with PyTorch's convention at 0 (slope 1 only for x > 0), for ``at_zero="alpha"``.
 """
@@ -21,6 +21,7 @@ from numpy cimport (npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, P
 
 import numpy as np
 
+from lrelu import _loop_table
 from lrelu._kernels cimport (AT_ZERO_ALPHA, Operands, kernel, converting_kernel, real, source,
                              lrelu_half, lrelu_bfloat16)
 
@@ -91,18 +92,18 @@ cdef inline void _converting_loop(source* tag, char** args, const npy_intp* dims
     converting_kernel(tag, dims[0], &a)
 
 
-cdef void _bfloat16_float64_alpha_loop(char** args, const npy_intp* dims, const npy_intp* steps,
-                                       void* data) noexcept nogil:
+cdef inline void _narrowing_loop(lrelu_bfloat16* tag, char** args, const npy_intp* dims,
+                                 const npy_intp* steps, void* data) noexcept nogil:
     # bfloat16 x with a float64 alpha: the rule takes alpha as a float32, so it is narrowed,
     # once if it is one value, else a block at a time, and the float32-alpha loop runs.
-    cdef lrelu_bfloat16 one = _one(<lrelu_bfloat16*>NULL)
+    cdef lrelu_bfloat16 one = _one(tag)
     cdef Operands all = _operands(data, args, steps, &one), a
     cdef float alphas[ALPHA_BLOCK]
     cdef npy_intp n = dims[0], start = 0, m, i
     if all.alpha_step == 0:
         alphas[0] = <float>(<const double*>all.alpha)[0]
         all.alpha = alphas
-        kernel(<lrelu_bfloat16*>NULL, n, &all)
+        kernel(tag, n, &all)
         return
     while start < n:
         m = min(<npy_intp>ALPHA_BLOCK, n - start)
@@ -113,65 +114,14 @@ cdef void _bfloat16_float64_alpha_loop(char** args, const npy_intp* dims, const 
         a.x = <const char*>all.x + start * all.x_step
         a.out = <char*>all.out + start * all.out_step
         a.alpha, a.alpha_step = alphas, sizeof(float)
-        kernel(<lrelu_bfloat16*>NULL, m, &a)
+        kernel(tag, m, &a)
         start += m
 
 
-# One inner loop per (x type, alpha type, result type), by NumPy's type characters; "E" is
-# bfloat16 (ml_dtypes' own character for it). The ufunc C API calls a loop through its exact
-# C signature, so each is a function of its own; _LOOP_TABLE below says where each is used.
-cdef void _loop_ee(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<lrelu_half*>NULL, a, d, s, p)
-cdef void _loop_ff(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<float*>NULL, a, d, s, p)
-cdef void _loop_dd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<double*>NULL, a, d, s, p)
-cdef void _loop_gg(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<long double*>NULL, a, d, s, p)
-cdef void _loop_bd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<signed char*>NULL, a, d, s, p)
-cdef void _loop_Bd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<unsigned char*>NULL, a, d, s, p)
-cdef void _loop_hd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<short*>NULL, a, d, s, p)
-cdef void _loop_Hd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<unsigned short*>NULL, a, d, s, p)
-cdef void _loop_id(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<int*>NULL, a, d, s, p)
-cdef void _loop_Id(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<unsigned int*>NULL, a, d, s, p)
-cdef void _loop_ld(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<long*>NULL, a, d, s, p)
-cdef void _loop_Ld(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<unsigned long*>NULL, a, d, s, p)
-cdef void _loop_qd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<long long*>NULL, a, d, s, p)
-cdef void _loop_Qd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<unsigned long long*>NULL, a, d, s, p)
-cdef void _loop_fd(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _converting_loop(<float*>NULL, a, d, s, p)
-cdef void _loop_Ef(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _float_loop(<lrelu_bfloat16*>NULL, a, d, s, p)
-cdef void _loop_Ed(char** a, npy_intp* d, npy_intp* s, void* p) noexcept nogil: _bfloat16_float64_alpha_loop(a, d, s, p)
-
-# ---- The loop table: the one declaration of every (type signature, loop) -------------------
-# One row per loop: (x, alpha) -> result in NumPy's type characters (as numpy's
-# generate_umath.py and ufunclab write them), whether the backward has it (grad of x's type),
-# and the loop. The unary ufuncs get every row as "xa->r", the backward ones the marked rows
-# as "xxa->r"; both conventions at 0 share them. Rows are in NumPy's search order: NumPy takes
-# the first loop every input casts to safely, so the integer loops come first (otherwise int8
-# would match float16) and the float loops run small to large, as in SciPy. "fd->d" (float32
-# x, float64 alpha) comes before "dd->d", so that x is converted inside the loop, in parallel,
-# rather than by NumPy's buffers, 8,192 elements at a time. Integer grad or x in the backward
-# follow NumPy's safe casting. bool is one byte of 0 or 1, so the unsigned char loop converts
-# it right. "E" rows (bfloat16, a user dtype) are registered by register_dtype("E", ...),
-# when ml_dtypes is imported (lrelu/_bfloat16.py): its alpha is a float32 ("Ef->E": a Python
-# float alpha casts to it), and "Ed->E" narrows a NumPy float64 alpha, which NumPy would not
-# cast to float32 itself, so that it too gives bfloat16.
-cdef list _LOOP_TABLE = [
-    ("?d->d", False, <size_t>_loop_Bd),
-    ("bd->d", False, <size_t>_loop_bd),
-    ("Bd->d", False, <size_t>_loop_Bd),
-    ("hd->d", False, <size_t>_loop_hd),
-    ("Hd->d", False, <size_t>_loop_Hd),
-    ("id->d", False, <size_t>_loop_id),
-    ("Id->d", False, <size_t>_loop_Id),
-    ("ld->d", False, <size_t>_loop_ld),
-    ("Ld->d", False, <size_t>_loop_Ld),
-    ("qd->d", False, <size_t>_loop_qd),
-    ("Qd->d", False, <size_t>_loop_Qd),
-    ("ee->e", True, <size_t>_loop_ee),
-    ("ff->f", True, <size_t>_loop_ff),
-    ("fd->d", True, <size_t>_loop_fd),
-    ("dd->d", True, <size_t>_loop_dd),
-    ("gg->g", True, <size_t>_loop_gg),
-    ("Ef->E", True, <size_t>_loop_Ef),
-    ("Ed->E", True, <size_t>_loop_Ed),
-]
+# ---- The loops of the loop table (lrelu/_loop_table.py) ------------------------------------
+# setup.py writes one function per row into _loops.pxi, which calls _<kind>_loop above with
+# the row's C type, and _LOOP_TABLE: (signature, backward, loop address) per row, in order.
+include "_loops.pxi"
 
 
 def _rows(int nin, str user=""):
@@ -182,7 +132,7 @@ def _rows(int nin, str user=""):
 
 
 # The characters of user dtypes with rows, and their type numbers once registered.
-_USER_CODES = "E"
+_USER_CODES = "".join(_loop_table.USER_DTYPES)
 _USER_TYPES = {}
 
 # The signatures, as data for users and tests ("inputs->output").

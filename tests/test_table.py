@@ -15,9 +15,9 @@ import pytest
 import lrelu
 from lrelu import reference
 
-from helpers import always_parallel, assert_same, parallel_threshold_elements, sample
+from helpers import (FLOAT_DTYPES as DTYPES, INTEGER_DTYPES, always_parallel, assert_same,
+                     parallel_threshold_elements, sample)
 
-DTYPES = [np.float16, np.float32, np.float64, np.longdouble]
 LAYOUTS = {"contiguous": 1, "strided": 2, "reversed": -1}
 THREADS = [1, 2, 3, 7]
 ALPHA = 0.1
@@ -88,3 +88,11 @@ def test_operation_equals_its_listing_in_every_case(name, at_zero):
         except pytest.fail.Exception as exc:
             pytest.fail(f"{name}, at_zero={at_zero}: {np.dtype(dtype).name}, {layout}, n={n}, "
                         f"{threads} threads: {exc}")
+
+
+def test_every_row_of_the_loop_table_has_test_rows():
+    # A loop added to lrelu/_loop_table.py without its dtype in the test table would go
+    # untested by every table-driven test: the test table must name each x type.
+    tested = {np.dtype(t).char for t in DTYPES + INTEGER_DTYPES}
+    untested = [sig for sig in lrelu.ufuncs.UNARY_TYPES if sig[0] not in tested]
+    assert not untested, f"loop table rows with no dtype in tests/helpers.py: {untested}"
