@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _bfloat16
 from . import _prelu
+from . import ufuncs as _ufuncs
 from .ufuncs import leaky_relu as _forward
 from .ufuncs import leaky_relu_backward as _backward
 from .ufuncs import leaky_relu_backward_at_zero_alpha as _backward_at_zero_alpha
@@ -188,8 +189,7 @@ def _plain_operands(name, labels, operands, alpha):
         dtypes = [_dtype_of(obj) for obj in plain]
         if all(d is not None and (d.kind == "f" or _bfloat16.has_loops(d)) for d in dtypes):
             dtype = np.result_type(*dtypes)
-            # bfloat16's loops take a float32 alpha (ufuncs.pyx, the rule)
-            alpha = (np.float32 if dtype.kind == "V" else dtype.type)(alpha)
+            alpha = _USER_ALPHA.get(dtype.num, dtype.type)(alpha)
     return tuple(plain), alpha, torch
 
 
@@ -325,7 +325,7 @@ def _value_error(name, exc, out=None, in_place=False, **operands):
 
 def _checked_inplace_target(name, x):
     if type(x) is _ndarray and _bfloat16.has_loops(x.dtype):
-        return          # bfloat16, whose loops exist once ml_dtypes is imported
+        return          # a user dtype (bfloat16), whose loops exist once ml_dtypes is imported
     if _is_tensor(x):
         if x.dtype == sys.modules["torch"].bfloat16:
             raise TypeError(f"{name} cannot change a torch.bfloat16 tensor in place: NumPy has no "
@@ -348,20 +348,26 @@ def _checked_inplace_target(name, x):
 # wins; 1e5 does not fit float16, so float32 wins): there every call takes the envelope's
 # slow path, which applies NEP 50 (_plain_operands).
 _NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
-# NumPy's own real dtypes, by dtype class (one per type, byte order aside). A user dtype is
-# never plain, so the envelope looks at it: ml_dtypes' float8_e5m2 has kind "f" and
-# float8_e4m3b11fnuz the type character "L" of NumPy's unsigned long.
-_FLOAT_CLASSES = {type(np.dtype(c)) for c in "efdg"}
-_PLAIN_CLASSES = _FLOAT_CLASSES | {type(np.dtype(c)) for c in "?bBhHiIlLqQ"}
+# The dtypes with loops, by dtype class (one per type, byte order aside), from the loop table:
+# every x type of NumPy's own rows (plain), and those whose rows keep x's type (floating). A
+# user dtype is plain once its rows are registered; before that the envelope looks at it:
+# ml_dtypes' float8_e5m2 has kind "f" and float8_e4m3b11fnuz the type character "L" of
+# NumPy's unsigned long.
+_SIGNATURES = [sig.split("->") for sig in _ufuncs.UNARY_TYPES]
+_FLOAT_CLASSES = {type(np.dtype(ins[0])) for ins, result in _SIGNATURES if ins[0] == result}
+_PLAIN_CLASSES = _FLOAT_CLASSES | {type(np.dtype(ins[0])) for ins, _ in _SIGNATURES}
+# A user dtype's alpha type, by type number (bfloat16's loops take a float32 alpha).
+_USER_ALPHA: dict = {}
 
 
-def _with_loops(dtype):
-    # bfloat16, once the ufuncs have its loops, is as plain as NumPy's floats: the fast paths
-    # take it straight to the ufunc, where a Python float alpha resolves to the float32 alpha
-    # of its loop, as NEP 50's step in the envelope makes it (without this, a 1,000-element
-    # bfloat16 call paid the envelope, several times the ufunc's own cost).
+def _with_loops(dtype, alpha_type):
+    # A user dtype (bfloat16), once the ufuncs have its loops, is as plain as NumPy's floats:
+    # the fast paths take it straight to the ufunc, where a Python float alpha resolves to the
+    # alpha of its loop, as NEP 50's step in the envelope makes it (without this, a
+    # 1,000-element bfloat16 call paid the envelope, several times the ufunc's own cost).
     _FLOAT_CLASSES.add(type(dtype))
     _PLAIN_CLASSES.add(type(dtype))
+    _USER_ALPHA[dtype.num] = alpha_type
 
 
 _bfloat16.on_register(_with_loops)
@@ -443,7 +449,7 @@ def _in_place(name, ufunc, x, alpha):
     if (type(x) is _ndarray and type(alpha) is float and alpha - alpha == 0.0
             and type(x.dtype) in _FLOAT_CLASSES and _NUMPY_2):
         try:
-            return ufunc(x, alpha, out=x)
+            return ufunc(x, alpha, x)    # out positionally: NumPy parses no keyword
         except ValueError:
             pass        # nothing was written: the envelope runs the call again and says why
     else:
@@ -487,7 +493,7 @@ def leaky_relu(x, alpha=0.01, out=None, **kwargs):
     """
     if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
         try:
-            return _forward(x, alpha, out=out)
+            return _forward(x, alpha, out)
         except (TypeError, ValueError):
             pass        # nothing was written: the envelope runs the call again and says why
     return _call("leaky_relu", _forward, ("x",), (x,), alpha, out, kwargs)
@@ -526,7 +532,7 @@ def leaky_relu_derivative(x, alpha=0.01, out=None, *, at_zero="one", **kwargs):
     ufunc = _chosen("leaky_relu_derivative", _DERIVATIVES, at_zero)
     if type(x) is _ndarray and type(alpha) is float and not kwargs and _fast(x, alpha, out):
         try:
-            return ufunc(x, alpha, out=out)
+            return ufunc(x, alpha, out)
         except (TypeError, ValueError):
             pass        # nothing was written: the envelope runs the call again and says why
     return _call("leaky_relu_derivative", ufunc,
@@ -566,7 +572,7 @@ def leaky_relu_backward(grad, x, alpha=0.01, out=None, *, at_zero="one", **kwarg
     if (type(grad) is _ndarray and type(x) is _ndarray and type(alpha) is float and not kwargs
             and _is_plain(grad) and _fast(x, alpha, out)):
         try:
-            return ufunc(grad, x, alpha, out=out)
+            return ufunc(grad, x, alpha, out)
         except (TypeError, ValueError):
             pass        # nothing was written: the envelope runs the call again and says why
     return _call("leaky_relu_backward", ufunc,

@@ -1,4 +1,5 @@
-"""bfloat16 loops for lrelu's ufuncs, once ml_dtypes is imported.
+"""bfloat16 loops for lrelu's ufuncs, once ml_dtypes is imported: the loop table's user
+dtypes (lrelu/_loop_table.py, USER_DTYPES).
 
 NumPy has no bfloat16; ml_dtypes adds it as a user dtype, whose type number exists only once
 ml_dtypes is imported. Importing ml_dtypes from ``import lrelu`` would cost more than the
@@ -20,46 +21,47 @@ import warnings
 import numpy as np
 
 from . import ufuncs
-from ._loop_table import USER_DTYPES
+from ._loop_table import LOOPS, USER_DTYPES
 
 _MODULE = "ml_dtypes"
-# bfloat16's character in the loop table
-_CODE = next(code for code, name in USER_DTYPES.items() if name == "bfloat16")
 
 
 def has_loops(dtype):
-    """Whether `dtype` (a numpy.dtype) is the bfloat16 the ufuncs have loops for; type numbers
-    are unique in a process. Cheap: leaky_relu_ asks it on every bfloat16 call."""
-    return dtype.num == ufuncs.registered_dtype(_CODE)
+    """Whether `dtype` (a numpy.dtype) is a user dtype the ufuncs have loops for (bfloat16,
+    once ml_dtypes is imported); type numbers are unique in a process."""
+    return dtype.num in _registered
 
 
+# type number -> (dtype, the NumPy scalar type of its loops' alpha), per registered user dtype
+_registered: dict = {}
 _listeners: list = []
-_registered: list = []
 
 
 def on_register(listener):
-    """Calls listener(dtype) with the bfloat16 dtype the ufuncs have loops for: now if they
-    have them, else once they do."""
+    """Calls listener(dtype, alpha_type) for every user dtype the ufuncs have loops for:
+    now for those registered, else once they are. alpha_type is the type of the alpha of the
+    dtype's first row in the loop table (float32 for bfloat16, "Ef->E")."""
     _listeners.append(listener)
-    for dtype in _registered:
-        listener(dtype)
+    for dtype, alpha_type in list(_registered.values()):
+        listener(dtype, alpha_type)
 
 
 def _register(module):
     """Registers the table's rows for ml_dtypes' types; never makes the user's import of
     ml_dtypes fail."""
-    try:
-        for code, name in USER_DTYPES.items():
-            ufuncs.register_dtype(code, getattr(module, name))
-        dtype = np.dtype(module.bfloat16)
-        if dtype not in _registered:
-            _registered.append(dtype)
-            for listener in _listeners:
-                listener(dtype)
-    except Exception as exc:  # an ml_dtypes without bfloat16, or a NumPy refusing the loops
-        warnings.warn(f"lrelu: no bfloat16 loops ({type(exc).__name__}: {exc}); bfloat16 "
-                      "arrays will be computed through NumPy's casts", RuntimeWarning,
-                      stacklevel=2)
+    for code, name in USER_DTYPES.items():
+        try:
+            dtype = np.dtype(getattr(module, name))
+            ufuncs.register_dtype(code, dtype)
+            if dtype.num not in _registered:
+                alpha_type = np.dtype(next(sig[1] for sig, *_ in LOOPS if sig[0] == code)).type
+                _registered[dtype.num] = dtype, alpha_type
+                for listener in _listeners:
+                    listener(dtype, alpha_type)
+        except Exception as exc:  # an ml_dtypes without the type, or a NumPy refusing the loops
+            warnings.warn(f"lrelu: no {name} loops ({type(exc).__name__}: {exc}); {name} "
+                          "arrays will be computed through NumPy's casts", RuntimeWarning,
+                          stacklevel=2)
 
 
 class _Loader(importlib.abc.Loader):
@@ -110,7 +112,7 @@ _finder = _Finder()
 def install():
     """Registers now if ml_dtypes is imported, else when it is."""
     module = sys.modules.get(_MODULE)
-    if module is not None and hasattr(module, "bfloat16"):
+    if module is not None and any(hasattr(module, name) for name in USER_DTYPES.values()):
         _register(module)
     elif _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)

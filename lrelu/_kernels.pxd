@@ -22,6 +22,17 @@ ctypedef fused real:
     double
     long double
 
+# 1 in each type (the derivative's g = 1): 16-bit formats by their bits.
+cdef inline real one_of(const real* tag) noexcept nogil:
+    cdef real one
+    if real is lrelu_half:
+        return 0x3c00           # 1.0 in binary16
+    elif real is lrelu_bfloat16:
+        one.bits = 0x3f80       # 1.0 in bfloat16
+        return one
+    else:
+        return 1
+
 # The dtypes converted to float64 a block at a time (integer and bool x, and float32 x with a
 # float64 alpha): the listing computes those in float64.
 ctypedef fused source:

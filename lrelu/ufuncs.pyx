@@ -22,8 +22,9 @@ from numpy cimport (npy_intp, PyUFuncGenericFunction, PyUFunc_FromFuncAndData, P
 import numpy as np
 
 from lrelu import _loop_table
-from lrelu._kernels cimport (AT_ZERO_ALPHA, Operands, kernel, converting_kernel, real, source,
-                             lrelu_half, lrelu_bfloat16)
+# lrelu_half and lrelu_bfloat16: C types the loop table's rows name
+from lrelu._kernels cimport (AT_ZERO_ALPHA, Operands, kernel, converting_kernel, one_of, real,
+                             source, lrelu_half, lrelu_bfloat16)
 
 cnp.import_array()
 cnp.import_umath()
@@ -50,17 +51,6 @@ cdef enum:
     ALPHA_BLOCK = 1024      # float64 alphas narrowed at a time, on the stack
 
 
-cdef inline real _one(real* tag) noexcept nogil:
-    cdef real one
-    if real is lrelu_half:
-        return 0x3c00           # 1.0 in binary16
-    elif real is lrelu_bfloat16:
-        one.bits = 0x3f80       # 1.0 in bfloat16
-        return one
-    else:
-        return 1
-
-
 cdef inline Operands _operands(void* data, char** args, const npy_intp* steps,
                                const void* one) noexcept nogil:
     # The one mapping of a ufunc's operands to the kernel's: (x, alpha, out) for forward and
@@ -78,7 +68,7 @@ cdef inline Operands _operands(void* data, char** args, const npy_intp* steps,
 
 cdef inline void _float_loop(real* tag, char** args, const npy_intp* dims, const npy_intp* steps,
                              void* data) noexcept nogil:
-    cdef real one = _one(tag)
+    cdef real one = one_of(tag)
     cdef Operands a = _operands(data, args, steps, &one)
     kernel(tag, dims[0], &a)
 
@@ -96,7 +86,7 @@ cdef inline void _narrowing_loop(lrelu_bfloat16* tag, char** args, const npy_int
                                  const npy_intp* steps, void* data) noexcept nogil:
     # bfloat16 x with a float64 alpha: the rule takes alpha as a float32, so it is narrowed,
     # once if it is one value, else a block at a time, and the float32-alpha loop runs.
-    cdef lrelu_bfloat16 one = _one(tag)
+    cdef lrelu_bfloat16 one = one_of(tag)
     cdef Operands all = _operands(data, args, steps, &one), a
     cdef float alphas[ALPHA_BLOCK]
     cdef npy_intp n = dims[0], start = 0, m, i
