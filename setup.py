@@ -59,13 +59,22 @@ def write_loops(table="lrelu/_loop_table.py", target="lrelu/_loops.pxi"):
     lines += ["", "cdef list _LOOP_TABLE = ["]
     lines += [f"    ({sig!r}, {backward}, <size_t>_loop_{k})," for k, (sig, backward, _, _) in enumerate(rows)]
     lines += ["]", ""]
-    text = "\n".join(lines)
-    if not os.path.exists(target) or open(target).read() != text:
-        with open(target, "w") as f:
+    write_if_changed(target, "\n".join(lines))
+
+
+def write_if_changed(path, text):
+    """Write text to path unless it holds it already: an unchanged file keeps its time, so
+    the build does not redo what depends on it."""
+    with open(path, "a+") as f:
+        f.seek(0)
+        if f.read() != text:
+            f.seek(0)
+            f.truncate()
             f.write(text)
 
 
 write_loops()
+
 
 def _openmp_candidates(compiler):
     if compiler.compiler_type == "msvc":
@@ -169,12 +178,7 @@ def write_build_info(command, info):
     literal = json.dumps(info).replace("\\", "\\\\").replace('"', '\\"')
     text = f'/* Written by setup.py: this build\'s facts. */\nstatic const char LRELU_BUILD_INFO[] = "{literal}";\n'
     os.makedirs(directory, exist_ok=True)
-    with open(header, "a+") as f:
-        f.seek(0)
-        if f.read() != text:
-            f.seek(0)
-            f.truncate()
-            f.write(text)
+    write_if_changed(header, text)
     for ext in command.extensions:
         ext.depends.append(header)
         if ext.name == "lrelu._build_info":

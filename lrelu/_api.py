@@ -189,7 +189,7 @@ def _plain_operands(name, labels, operands, alpha):
         dtypes = [_dtype_of(obj) for obj in plain]
         if all(d is not None and (d.kind == "f" or _bfloat16.has_loops(d)) for d in dtypes):
             dtype = np.result_type(*dtypes)
-            alpha = _USER_ALPHA.get(dtype.num, dtype.type)(alpha)
+            alpha = _bfloat16.alpha_type(dtype)(alpha)
     return tuple(plain), alpha, torch
 
 
@@ -356,18 +356,15 @@ _NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _SIGNATURES = [sig.split("->") for sig in _ufuncs.UNARY_TYPES]
 _FLOAT_CLASSES = {type(np.dtype(ins[0])) for ins, result in _SIGNATURES if ins[0] == result}
 _PLAIN_CLASSES = _FLOAT_CLASSES | {type(np.dtype(ins[0])) for ins, _ in _SIGNATURES}
-# A user dtype's alpha type, by type number (bfloat16's loops take a float32 alpha).
-_USER_ALPHA: dict = {}
 
 
-def _with_loops(dtype, alpha_type):
+def _with_loops(dtype):
     # A user dtype (bfloat16), once the ufuncs have its loops, is as plain as NumPy's floats:
     # the fast paths take it straight to the ufunc, where a Python float alpha resolves to the
     # alpha of its loop, as NEP 50's step in the envelope makes it (without this, a
     # 1,000-element bfloat16 call paid the envelope, several times the ufunc's own cost).
     _FLOAT_CLASSES.add(type(dtype))
     _PLAIN_CLASSES.add(type(dtype))
-    _USER_ALPHA[dtype.num] = alpha_type
 
 
 _bfloat16.on_register(_with_loops)

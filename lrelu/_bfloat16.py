@@ -32,18 +32,25 @@ def has_loops(dtype):
     return dtype.num in _registered
 
 
+def alpha_type(dtype):
+    """The NumPy scalar type a Python alpha takes for x of `dtype`: for a registered user
+    dtype, the alpha of its first row in the loop table (float32 for bfloat16, "Ef->E");
+    for any other dtype, its own type."""
+    entry = _registered.get(dtype.num)
+    return entry[1] if entry is not None else dtype.type
+
+
 # type number -> (dtype, the NumPy scalar type of its loops' alpha), per registered user dtype
 _registered: dict = {}
 _listeners: list = []
 
 
 def on_register(listener):
-    """Calls listener(dtype, alpha_type) for every user dtype the ufuncs have loops for:
-    now for those registered, else once they are. alpha_type is the type of the alpha of the
-    dtype's first row in the loop table (float32 for bfloat16, "Ef->E")."""
+    """Calls listener(dtype) for every user dtype the ufuncs have loops for: now for those
+    registered, else once they are."""
     _listeners.append(listener)
-    for dtype, alpha_type in list(_registered.values()):
-        listener(dtype, alpha_type)
+    for dtype, _ in list(_registered.values()):
+        listener(dtype)
 
 
 def _register(module):
@@ -54,10 +61,10 @@ def _register(module):
             dtype = np.dtype(getattr(module, name))
             ufuncs.register_dtype(code, dtype)
             if dtype.num not in _registered:
-                alpha_type = np.dtype(next(sig[1] for sig, *_ in LOOPS if sig[0] == code)).type
-                _registered[dtype.num] = dtype, alpha_type
+                alpha = np.dtype(next(sig[1] for sig, *_ in LOOPS if sig[0] == code)).type
+                _registered[dtype.num] = dtype, alpha
                 for listener in _listeners:
-                    listener(dtype, alpha_type)
+                    listener(dtype)
         except Exception as exc:  # an ml_dtypes without the type, or a NumPy refusing the loops
             warnings.warn(f"lrelu: no {name} loops ({type(exc).__name__}: {exc}); {name} "
                           "arrays will be computed through NumPy's casts", RuntimeWarning,
