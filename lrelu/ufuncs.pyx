@@ -39,13 +39,6 @@ cdef struct Operation:
     int op
     int flags
 
-cdef Operation _FORWARD = Operation(FORWARD, 0)
-cdef Operation _DERIVATIVE = Operation(DERIVATIVE, 0)
-cdef Operation _BACKWARD = Operation(BACKWARD, 0)
-# PyTorch's and TensorFlow's convention: the same loops, slope(0) = alpha.
-cdef Operation _DERIVATIVE_AT_ZERO_ALPHA = Operation(DERIVATIVE, AT_ZERO_ALPHA)
-cdef Operation _BACKWARD_AT_ZERO_ALPHA = Operation(BACKWARD, AT_ZERO_ALPHA)
-
 
 cdef enum:
     ALPHA_BLOCK = 1024      # float64 alphas narrowed at a time, on the stack
@@ -272,17 +265,19 @@ cdef extern from *:
 cdef list _MADE = []
 
 
-cdef object _make_ufunc(Operation* operation, int nin, bytes name, bytes doc):
-    """A ufunc with a loop per row of the table for nin inputs. Its C arrays, like its
-    docstring, must live as long as the ufunc, which keeps only pointers: they are allocated
-    once and never freed."""
+cdef object _make_ufunc(bytes name, int op, int flags, int nin, bytes doc):
+    """A ufunc with a loop per row of the table for nin inputs. Its C arrays and its
+    Operation, like its name and docstring, must live as long as the ufunc, which keeps only
+    pointers: they are allocated once and never freed."""
     cdef list rows = _rows(nin)
     cdef int n = len(rows), k, j
     cdef PyUFuncGenericFunction* loops = <PyUFuncGenericFunction*>malloc(n * sizeof(PyUFuncGenericFunction))
     cdef void** data = <void**>malloc(n * sizeof(void*))
     cdef char* types = <char*>malloc(n * (nin + 1))
-    if loops == NULL or data == NULL or types == NULL:
+    cdef Operation* operation = <Operation*>malloc(sizeof(Operation))
+    if loops == NULL or data == NULL or types == NULL or operation == NULL:
         raise MemoryError()
+    operation[0] = Operation(op, flags)
     for k, (signature, loop) in enumerate(rows):
         loops[k] = <PyUFuncGenericFunction><size_t>loop
         data[k] = operation
@@ -305,47 +300,41 @@ cdef _register_rows(cnp.ufunc ufunc, Operation* operation, int nin, str code, in
                                     operation)
 
 
-# The docstrings must outlive the ufuncs, which keep only the char pointer.
-cdef bytes _FORWARD_DOC = b"""leaky_relu(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+# ---- The ufuncs: one row each ------------------------------------------------------------
+# (name, operation, flags, inputs, docstring); every row gets every loop of the loop table.
+# Another operation g * slope(x) is a row and, for a new g, an Op and its branch in
+# _operands. The rows stay referenced: each ufunc keeps pointers to its name and docstring.
+_UFUNCS = (
+    (b"leaky_relu", FORWARD, 0, 2, b"""leaky_relu(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
 
 Leaky ReLU, elementwise: x where x >= 0, alpha * x elsewhere.
 
 Equal, value for value, to ``np.where(x >= 0.0, x, alpha * x)``. alpha is required here
-and not validated; ``lrelu.leaky_relu`` adds the default 0.01 and checks it."""
-
-cdef bytes _DERIVATIVE_DOC = b"""leaky_relu_derivative(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+and not validated; ``lrelu.leaky_relu`` adds the default 0.01 and checks it."""),
+    (b"leaky_relu_derivative", DERIVATIVE, 0, 2, b"""leaky_relu_derivative(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
 
 Derivative of Leaky ReLU, elementwise: 1 where x >= 0 (so 1 at 0 and -0.0), alpha elsewhere
-(NaN included), in the dtype of x (float64 for integer x)."""
-
-cdef bytes _BACKWARD_DOC = b"""leaky_relu_backward(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+(NaN included), in the dtype of x (float64 for integer x)."""),
+    (b"leaky_relu_backward", BACKWARD, 0, 3, b"""leaky_relu_backward(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
 
 Gradient through Leaky ReLU, fused in one pass: grad where x >= 0, alpha * grad elsewhere.
-``out=grad`` works in place."""
-
-cdef bytes _DERIVATIVE_AT_ZERO_ALPHA_DOC = b"""leaky_relu_derivative_at_zero_alpha(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+``out=grad`` works in place."""),
+    # PyTorch's and TensorFlow's convention: the same loops, slope(0) = alpha.
+    (b"leaky_relu_derivative_at_zero_alpha", DERIVATIVE, AT_ZERO_ALPHA, 2, b"""leaky_relu_derivative_at_zero_alpha(x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
 
 Derivative of Leaky ReLU with PyTorch's and TensorFlow's convention at 0: 1 where x > 0,
 alpha elsewhere (so alpha at 0 and -0.0, and NaN), in the dtype of x (float64 for integer x).
-``lrelu.leaky_relu_derivative(x, alpha, at_zero="alpha")`` calls it."""
-
-cdef bytes _BACKWARD_AT_ZERO_ALPHA_DOC = b"""leaky_relu_backward_at_zero_alpha(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
+``lrelu.leaky_relu_derivative(x, alpha, at_zero="alpha")`` calls it."""),
+    (b"leaky_relu_backward_at_zero_alpha", BACKWARD, AT_ZERO_ALPHA, 3, b"""leaky_relu_backward_at_zero_alpha(grad, x, alpha, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
 
 Gradient through Leaky ReLU with PyTorch's convention at 0, fused in one pass: grad where
 x > 0, alpha * grad elsewhere (0 and -0.0 included), as
 ``torch.ops.aten.leaky_relu_backward(grad, x, alpha, False)``. ``out=grad`` works in place;
-``lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha")`` calls it."""
-
-leaky_relu = _make_ufunc(&_FORWARD, 2, b"leaky_relu", _FORWARD_DOC)
-leaky_relu_derivative = _make_ufunc(&_DERIVATIVE, 2, b"leaky_relu_derivative", _DERIVATIVE_DOC)
-leaky_relu_backward = _make_ufunc(&_BACKWARD, 3, b"leaky_relu_backward", _BACKWARD_DOC)
-# The same rows with the other convention at 0: a new dtype's rows serve both.
-leaky_relu_derivative_at_zero_alpha = _make_ufunc(
-    &_DERIVATIVE_AT_ZERO_ALPHA, 2, b"leaky_relu_derivative_at_zero_alpha",
-    _DERIVATIVE_AT_ZERO_ALPHA_DOC)
-leaky_relu_backward_at_zero_alpha = _make_ufunc(
-    &_BACKWARD_AT_ZERO_ALPHA, 3, b"leaky_relu_backward_at_zero_alpha",
-    _BACKWARD_AT_ZERO_ALPHA_DOC)
+``lrelu.leaky_relu_backward(grad, x, alpha, at_zero="alpha")`` calls it."""),
+)
+for _name, _op, _flags, _nin, _doc in _UFUNCS:
+    globals()[_name.decode()] = _make_ufunc(_name, _op, _flags, _nin, _doc)
+del _name, _op, _flags, _nin, _doc
 
 
 def register_dtype(code, dtype):
