@@ -406,6 +406,8 @@ def test_each_operation_is_bounded_by_the_faster_of_its_streams_stores():
     assert ceiling.for_operation(figures, "out") == (6.0, "out-fresh")
     assert ceiling.for_operation(figures, "derivative") == (6.0, "out-fresh")
     assert ceiling.for_operation({}, "backward") is None
+    # out= into an array written before: no page faults, the "out" stream
+    assert ceiling.for_operation({"out": 9.0, "out-fresh": 6.0}, "outarg") == (9.0, "out")
 
 
 def test_a_plot_has_log_axes_the_ceilings_of_each_operation_and_its_legend_outside(tmp_path, monkeypatch):

@@ -374,15 +374,6 @@ def _ceiling_report(found):
     return out + [""]
 
 
-def bound(figures, op):
-    """(GB/s, stream) of the memory ceiling bounding op, from {stream: GB/s}, or None: the
-    faster of the stream's ordinary and streaming stores. "outarg" writes an array allocated
-    and touched before, the "out" stream."""
-    stream = ceiling.FOR_OPERATION.get(op, "out")
-    known = [(figures[name], name) for name in (stream, stream + "-nt") if figures.get(name)]
-    return max(known) if known else None
-
-
 def cell(row, first=False):
     """One table cell: GB/s, and for a peer (lrelu's speedup over it), marked noisy when its
     rounds or lrelu's spread too far (row["noisy"]; rows saved without rounds have none)."""
@@ -436,7 +427,7 @@ def format_report(result):
         sel = [r for r in rows if r["dtype"] == dt and r["op"] == op]
         names = list(dict.fromkeys(r["contender"] for r in sel))
         measured_as = ceiling.measured_as(dt)
-        limit = found and bound(found["gbps"].get(str(threads), {}).get(measured_as, {}), op)
+        limit = found and ceiling.for_operation(found["gbps"].get(str(threads), {}).get(measured_as, {}), op)
         passes = f", {measured_as} passes" if measured_as != dt else ""
         limit = f"; memory ceiling {limit[0]:.1f} ({limit[1]}{passes})" if limit else ""
         out.append(f"### {op}, {dt}  (GB/s; ×: lrelu's speedup over that peer{limit})")

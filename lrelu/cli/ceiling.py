@@ -26,8 +26,10 @@ from . import timing
 STREAMS = ("inplace", "out", "out-fresh", "backward")
 ARRAYS = {"inplace": 2, "out": 2, "out-fresh": 2, "backward": 3}     # arrays moved, for GB/s
 # The stream that bounds each benchmark operation: "out" and "derivative" return a fresh
-# array, so they pay for new pages as "out-fresh" does.
-FOR_OPERATION = {"inplace": "inplace", "out": "out-fresh", "derivative": "out-fresh", "backward": "backward"}
+# array, so they pay for new pages as "out-fresh" does; "outarg" writes an out= allocated and
+# touched before, the "out" stream.
+FOR_OPERATION = {"inplace": "inplace", "out": "out-fresh", "outarg": "out", "derivative": "out-fresh",
+                 "backward": "backward"}
 # Bytes per array when measuring the ceiling for `lrelu bench`: four times a 32 MiB L3 (a
 # common server last-level cache), so the streams come from memory and not from the cache,
 # and the four arrays of one measurement (512 MiB) fit any machine that runs the benchmark.

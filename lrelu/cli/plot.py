@@ -26,10 +26,10 @@ def ceiling_lines(result, dtype, op):
     dtype = ceiling.measured_as(dtype)
     lines = []
     for threads, styles in zip(sorted(found.get("gbps", {}), key=int, reverse=True), ("--", ":")):
-        best = bench.bound(found["gbps"][threads].get(dtype, {}), op)
+        best = ceiling.for_operation(found["gbps"][threads].get(dtype, {}), op)
         if best:
             lines.append((best[0], f"memory ceiling, {threads} thread{'s' if int(threads) > 1 else ''}", styles))
-    best = bench.bound(found.get("tool", {}).get("gbps", {}).get(dtype, {}), op)
+    best = ceiling.for_operation(found.get("tool", {}).get("gbps", {}).get(dtype, {}), op)
     if best:
         lines.append((best[0], "memory ceiling, your tool", "-."))
     return lines
