@@ -6,7 +6,7 @@ never covers a line. matplotlib is optional (``pip install matplotlib``).
 
 import importlib
 
-from . import bench, ceiling
+from . import ceiling
 
 
 def matplotlib_missing():
